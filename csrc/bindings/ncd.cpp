@@ -1,0 +1,89 @@
+// Bindings of the NCD core: compressed sizes, NCD matrices, ZIP-FIT alignment.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "../codec.h"
+#include "../ncd.h"
+#include "../parallel.h"
+#include "support.h"
+
+namespace py = pybind11;
+
+namespace zipsift {
+
+using py_support::keep_going;
+using py_support::run_without_gil;
+using py_support::tape_from_texts;
+
+namespace {
+
+py::array_t<std::int64_t> py_compressed_sizes(py::handle texts, const std::string& codec, int level, int threads) {
+    CodecSpec spec = make_codec_spec(codec, level);
+    resolve_threads(threads);
+    Tape tape = tape_from_texts(texts, "texts");
+    py::array_t<std::int64_t> out(static_cast<py::ssize_t>(tape.size()));
+    std::int64_t* dst = out.mutable_data();
+    run_without_gil([&] { compressed_sizes(tape, spec, threads, keep_going, dst); });
+    return out;
+}
+
+py::array_t<double> py_ncd_matrix(py::handle a, py::handle b, const std::string& codec, int level, int threads) {
+    CodecSpec spec = make_codec_spec(codec, level);
+    resolve_threads(threads);
+    Tape ta = tape_from_texts(a, "a"), tb = tape_from_texts(b, "b");
+    py::array_t<double> out({static_cast<py::ssize_t>(ta.size()), static_cast<py::ssize_t>(tb.size())});
+    double* dst = out.mutable_data();
+    run_without_gil([&] { ncd_matrix(ta, tb, spec, threads, keep_going, dst); });
+    return out;
+}
+
+std::unique_ptr<TargetSet> make_target_set(py::handle targets, const std::string& codec, int level, int threads) {
+    CodecSpec spec = make_codec_spec(codec, level);
+    resolve_threads(threads);
+    Tape tape = tape_from_texts(targets, "targets");
+    if (tape.size() == 0)
+        throw py::value_error("targets is empty: alignment is a mean over the targets, so give at least one");
+    std::unique_ptr<TargetSet> set;
+    run_without_gil([&] { set = std::make_unique<TargetSet>(std::move(tape), spec, threads, keep_going); });
+    return set;
+}
+
+py::array_t<double> py_alignment(const TargetSet& set, py::handle candidates, int threads) {
+    resolve_threads(threads);
+    Tape tape = tape_from_texts(candidates, "candidates");
+    py::array_t<double> out(static_cast<py::ssize_t>(tape.size()));
+    double* dst = out.mutable_data();
+    run_without_gil([&] { set.alignment(tape, threads, keep_going, dst); });
+    return out;
+}
+
+}  // namespace
+
+void bind_ncd(py::module_& m) {
+    m.def("codecs", &available_codecs, "Names of the codecs compiled into this build.");
+    m.def("usable_cores", &usable_cores, "Cores in this process's affinity mask (what threads=0 uses).");
+    m.def("codec_library_versions", [] {
+        py::dict out;
+        for (const auto& lib : codec_library_versions()) {
+            py::dict entry;
+            entry["compiled"] = lib.compiled;
+            entry["runtime"] = lib.runtime;
+            out[py::str(lib.library)] = entry;
+        }
+        return out;
+    });
+    m.def("compressed_sizes", &py_compressed_sizes, py::arg("texts"), py::arg("codec") = "gzip",
+          py::arg("level") = 9, py::arg("threads") = 0);
+    m.def("ncd_matrix", &py_ncd_matrix, py::arg("a"), py::arg("b"), py::arg("codec") = "gzip", py::arg("level") = 9,
+          py::arg("threads") = 0);
+    py::class_<TargetSet>(m, "TargetSet")
+        .def(py::init(&make_target_set), py::arg("targets"), py::arg("codec") = "gzip", py::arg("level") = 9,
+             py::arg("threads") = 0)
+        .def("alignment", &py_alignment, py::arg("candidates"), py::arg("threads") = 0)
+        .def("__len__", &TargetSet::size)
+        .def_property_readonly("codec", [](const TargetSet& s) { return s.codec().name(); })
+        .def_property_readonly("level", [](const TargetSet& s) { return s.codec().level; });
+}
+
+}  // namespace zipsift
