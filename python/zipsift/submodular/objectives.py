@@ -1,0 +1,229 @@
+"""Submodular objectives over a similarity kernel, maximised by the native greedy family.
+
+s_ij is the similarity of ground element i to candidate j (``K[i, j]``); V is the ground set, A the
+selection, Q a query set and P a private set (DELIFT, Agarwal et al. 2025; submodlib's definitions):
+
+===================  ===============================================================  =========
+function             f(A)                                                             kernels
+===================  ===============================================================  =========
+facility_location    Σ_{i∈V} max_{j∈A} s_ij                                           s ≥ 0
+flmi                 Σ_{i∈V} min(max_{j∈A} s_ij, η · max_{q∈Q} s_iq)                  s ≥ 0
+flcg                 Σ_{i∈V} max(max_{j∈A} s_ij − ν · max_{p∈P} s_ip, 0)              s ≥ 0
+graph_cut            Σ_{i∈V, j∈A} s_ij − λ Σ_{i,j∈A} s_ij                             s ≥ 0
+log_determinant      log det(S_A + r·I)                                               symmetric
+disparity_sum        Σ_{i<j∈A} d_ij,  d_ij = 1 − (s_ij + s_ji)/2                      any
+disparity_min        min_{i≠j∈A} d_ij  (greedy: farthest from the nearest pick)       any
+===================  ===============================================================  =========
+
+Optimizers (``optimizer=``): ``naive``, ``lazy`` (same picks as naive), ``stochastic`` and
+``lazier_than_lazy`` (same picks as stochastic for a seed), with ``epsilon`` and ``seed``. Ties go
+to the lowest index. Results are deterministic for a seed whatever ``threads`` is.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional, Union
+
+import numpy as np
+
+from .. import _core
+from .kernels import DenseKernel, SparseKernel, as_kernel
+from .selection import OPTIMIZERS, Selection, resolve_budget
+
+__all__ = [
+    "facility_location",
+    "flmi",
+    "flcg",
+    "graph_cut",
+    "log_determinant",
+    "disparity_sum",
+    "disparity_min",
+]
+
+Progress = Optional[Callable[[int], None]]
+
+
+def _check_values(k, what: str, nonnegative: bool, needed_by: str) -> None:
+    bad, first, lo, _ = k.scan()
+    if bad:
+        if isinstance(k, DenseKernel):
+            where = f"at ({first // k.shape[1]}, {first % k.shape[1]})"
+        else:
+            where = f"at stored entry {first}"
+        raise ValueError(f"{what} holds {bad} NaN or inf entries (first {where}); a kernel must be finite")
+    if nonnegative and lo < 0:
+        raise ValueError(f"{what} has negative similarities (min {lo:.6g}) but {needed_by} needs s >= 0; build it "
+                         "with kernel(X, metric, clip_negative=True), shift/rescale it to [0, 1], or clip it "
+                         "with np.maximum(K, 0)")
+
+
+def _pool(K, nonnegative: bool, needed_by: str, threads: int):
+    k = as_kernel(K, "K", threads)
+    if k.shape[0] != k.shape[1]:
+        raise ValueError(f"K must be square (ground set x ground set) for {needed_by}, got shape {k.shape}; "
+                         "a rectangular pool x query kernel goes in K_query / K_private")
+    if k.shape[0] == 0:
+        raise ValueError("K is empty: the ground set needs at least one item")
+    _check_values(k, "K", nonnegative, needed_by)
+    return k
+
+
+def _side_row_max(Kside, n: int, what: str, needed_by: str, threads: int) -> np.ndarray:
+    k = as_kernel(Kside, what, threads)
+    if k.shape[0] != n:
+        raise ValueError(f"{what} must have one row per ground element: shape (n={n}, q), got {k.shape}")
+    if k.shape[1] == 0:
+        raise ValueError(f"{what} has no columns; give at least one query/private item")
+    _check_values(k, what, True, needed_by)
+    return np.ascontiguousarray(k.row_max(), dtype=np.float32)
+
+
+def _check_optimizer(optimizer: str, epsilon: float) -> None:
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
+    if optimizer in ("stochastic", "lazier_than_lazy") and not (0 < epsilon < 1):
+        raise ValueError(f"epsilon must be in (0, 1) for {optimizer}, got {epsilon!r}")
+
+
+def _run(name: str, k, budget, optimizer: str, *, floor=None, cap=None, lambda_: float = 0.5,
+         regularizer: float = 1.0, epsilon: float = 0.1, seed: int = 0, stop_if_zero_gain: bool = False,
+         stop_if_negative_gain: bool = False, threads: int = 0, progress: Progress = None) -> Selection:
+    _check_optimizer(optimizer, epsilon)
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 0:
+        raise ValueError(f"threads must be an int >= 0 (0 = every usable core), got {threads!r}")
+    n = k.shape[0]
+    b = resolve_budget(budget, n)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if isinstance(k, DenseKernel):
+        kw = dict(rows=k.values, cols=None if k.symmetric else k.columns())
+    else:
+        kw = dict(csr=k.csr(), csc=k.csc())
+    indices, gains, objective, evaluations = _core.maximize(
+        name, b, optimizer, n=n, floor=floor, cap=cap, lambda_=float(lambda_), regularizer=float(regularizer),
+        epsilon=float(epsilon), seed=int(seed), stop_if_zero_gain=bool(stop_if_zero_gain),
+        stop_if_negative_gain=bool(stop_if_negative_gain), threads=int(threads), progress=progress, **kw)
+    return Selection(indices=indices, gains=gains, objective=float(objective), objective_name=name,
+                     optimizer=optimizer, evaluations=int(evaluations), n=n)
+
+
+_OPTIONS_DOC = """
+    budget: a count, or a float in (0, 1] for a fraction of n. optimizer: naive | lazy | stochastic |
+    lazier_than_lazy; epsilon and seed for the last two. stop_if_zero_gain / stop_if_negative_gain
+    end early when the best gain is 0 / negative. threads: 0 = every usable core. progress: called
+    with the number of picks about every 100 ms. Returns a Selection.
+"""
+
+
+def facility_location(K, budget: Union[int, float], optimizer: str = "lazy", *, epsilon: float = 0.1,
+                      seed: int = 0, stop_if_zero_gain: bool = False, stop_if_negative_gain: bool = False,
+                      threads: int = 0, progress: Progress = None) -> Selection:
+    """Facility location: f(A) = Σ_{i∈V} max_{j∈A} s_ij over a square kernel K (n, n), s ≥ 0.
+
+    K: a DenseKernel / SparseKernel from ``kernel``, a float (n, n) numpy array, or a scipy.sparse
+    matrix (entries not stored are 0).
+    """
+    k = _pool(K, True, "facility_location", threads)
+    return _run("facility_location", k, budget, optimizer, epsilon=epsilon, seed=seed,
+                stop_if_zero_gain=stop_if_zero_gain, stop_if_negative_gain=stop_if_negative_gain,
+                threads=threads, progress=progress)
+
+
+def flmi(K, K_query, budget: Union[int, float], eta: float = 1.0, optimizer: str = "lazy", *,
+         epsilon: float = 0.1, seed: int = 0, stop_if_zero_gain: bool = False,
+         stop_if_negative_gain: bool = False, threads: int = 0, progress: Progress = None) -> Selection:
+    """Facility-location mutual information toward a query set Q (DELIFT's task-specific stage):
+    f(A; Q) = Σ_{i∈V} min(max_{j∈A} s_ij, η · max_{q∈Q} s_iq).
+
+    K: pool kernel (n, n); K_query: pool x query similarities (n, q); both s ≥ 0; eta ≥ 0.
+    """
+    k = _pool(K, True, "flmi", threads)
+    if not (np.isfinite(eta) and eta >= 0):
+        raise ValueError(f"eta must be a finite number >= 0, got {eta!r}")
+    qmax = _side_row_max(K_query, k.shape[0], "K_query", "flmi", threads)
+    cap = (np.float32(eta) * qmax).astype(np.float32)
+    return _run("facility_location", k, budget, optimizer, cap=cap, epsilon=epsilon, seed=seed,
+                stop_if_zero_gain=stop_if_zero_gain, stop_if_negative_gain=stop_if_negative_gain,
+                threads=threads, progress=progress)
+
+
+def flcg(K, K_private, budget: Union[int, float], nu: float = 1.0, optimizer: str = "lazy", *,
+         epsilon: float = 0.1, seed: int = 0, stop_if_zero_gain: bool = False,
+         stop_if_negative_gain: bool = False, threads: int = 0, progress: Progress = None) -> Selection:
+    """Facility-location conditional gain given a private set P (DELIFT's continual stage):
+    f(A | P) = Σ_{i∈V} max(max_{j∈A} s_ij − ν · max_{p∈P} s_ip, 0).
+
+    K: pool kernel (n, n); K_private: pool x private similarities (n, p); both s ≥ 0; nu ≥ 0.
+    """
+    k = _pool(K, True, "flcg", threads)
+    if not (np.isfinite(nu) and nu >= 0):
+        raise ValueError(f"nu must be a finite number >= 0, got {nu!r}")
+    pmax = _side_row_max(K_private, k.shape[0], "K_private", "flcg", threads)
+    floor = (np.float32(nu) * pmax).astype(np.float32)
+    return _run("facility_location", k, budget, optimizer, floor=floor, epsilon=epsilon, seed=seed,
+                stop_if_zero_gain=stop_if_zero_gain, stop_if_negative_gain=stop_if_negative_gain,
+                threads=threads, progress=progress)
+
+
+def graph_cut(K, budget: Union[int, float], lambda_: float = 0.5, optimizer: str = "lazy", *,
+              epsilon: float = 0.1, seed: int = 0, stop_if_zero_gain: bool = False,
+              stop_if_negative_gain: bool = False, threads: int = 0, progress: Progress = None) -> Selection:
+    """Graph cut: f(A) = Σ_{i∈V, j∈A} s_ij − λ Σ_{i,j∈A} s_ij (the second sum over ordered pairs,
+    diagonal included). Monotone for λ ≤ 0.5; s ≥ 0."""
+    k = _pool(K, True, "graph_cut", threads)
+    if not (np.isfinite(lambda_) and lambda_ >= 0):
+        raise ValueError(f"lambda_ must be a finite number >= 0, got {lambda_!r}")
+    return _run("graph_cut", k, budget, optimizer, lambda_=lambda_, epsilon=epsilon, seed=seed,
+                stop_if_zero_gain=stop_if_zero_gain, stop_if_negative_gain=stop_if_negative_gain,
+                threads=threads, progress=progress)
+
+
+def log_determinant(K, budget: Union[int, float], regularizer: float = 1.0, optimizer: str = "lazy", *,
+                    epsilon: float = 0.1, seed: int = 0, stop_if_zero_gain: bool = False,
+                    stop_if_negative_gain: bool = False, threads: int = 0,
+                    progress: Progress = None) -> Selection:
+    """Log determinant: f(A) = log det(S_A + r·I), r = ``regularizer``, by incremental Cholesky.
+
+    K must be dense and symmetric, S + r·I positive definite on the picks (ValueError otherwise).
+    With a positive semidefinite S and r ≥ 1 every gain is ≥ 0. Memory: 8·n·budget bytes.
+    """
+    k = _pool(K, False, "log_determinant", threads)
+    if not isinstance(k, DenseKernel):
+        raise ValueError("log_determinant needs a dense kernel (a kNN kernel is not positive semidefinite)")
+    if not k.symmetric:
+        raise ValueError("log_determinant needs a symmetric kernel (s_ij == s_ji); symmetrise it with "
+                         "(K + K.T) / 2")
+    if not (np.isfinite(regularizer) and regularizer >= 0):
+        raise ValueError(f"regularizer must be a finite number >= 0, got {regularizer!r}")
+    return _run("log_determinant", k, budget, optimizer, regularizer=regularizer, epsilon=epsilon, seed=seed,
+                stop_if_zero_gain=stop_if_zero_gain, stop_if_negative_gain=stop_if_negative_gain,
+                threads=threads, progress=progress)
+
+
+def disparity_sum(K, budget: Union[int, float], optimizer: str = "naive", *, epsilon: float = 0.1, seed: int = 0,
+                  stop_if_zero_gain: bool = False, stop_if_negative_gain: bool = False, threads: int = 0,
+                  progress: Progress = None) -> Selection:
+    """Disparity sum: f(A) = Σ_{i<j∈A} d_ij with d_ij = 1 − (s_ij + s_ji)/2 (similarities in [0, 1]
+    give distances in [0, 1]). Supermodular: a gain grows as A grows, so stale gains bound nothing
+    and only ``naive`` and ``stochastic`` apply (``lazy`` raises ValueError)."""
+    if optimizer in ("lazy", "lazier_than_lazy"):
+        raise ValueError(f"disparity_sum's gains grow as the selection grows, so the {optimizer} optimizer's "
+                         "stale bounds are not upper bounds; use optimizer='naive' or 'stochastic'")
+    k = _pool(K, False, "disparity_sum", threads)
+    return _run("disparity_sum", k, budget, optimizer, epsilon=epsilon, seed=seed,
+                stop_if_zero_gain=stop_if_zero_gain, stop_if_negative_gain=stop_if_negative_gain,
+                threads=threads, progress=progress)
+
+
+def disparity_min(K, budget: Union[int, float], optimizer: str = "lazy", *, epsilon: float = 0.1, seed: int = 0,
+                  stop_if_zero_gain: bool = False, stop_if_negative_gain: bool = False, threads: int = 0,
+                  progress: Progress = None) -> Selection:
+    """Disparity min: f(A) = min_{i≠j∈A} d_ij, d_ij = 1 − (s_ij + s_ji)/2 (0 while |A| < 2).
+
+    Not submodular: the greedy is the max–min dispersion greedy (a 2-approximation), picking the
+    candidate farthest from its nearest pick; ``gains`` holds those distances (0 for the first pick,
+    which is index 0 by the lowest-index rule; the stop rules skip it).
+    """
+    k = _pool(K, False, "disparity_min", threads)
+    return _run("disparity_min", k, budget, optimizer, epsilon=epsilon, seed=seed,
+                stop_if_zero_gain=stop_if_zero_gain, stop_if_negative_gain=stop_if_negative_gain,
+                threads=threads, progress=progress)
