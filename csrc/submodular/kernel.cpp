@@ -295,9 +295,15 @@ void knn_kernel(const Embeddings& x, const Embeddings& y, std::size_t t, Metric 
                     const std::int32_t j = hi[s];
                     float value = hv[s];
                     if (by_distance) {
-                        // key = 2g - |y|^2, so |x|^2 + |y|^2 - 2g = |x|^2 - key.
-                        const float g = 0.5f * (value + p.y_sq[j]);
-                        value = similarity(metric, gamma, g, p.x_sq[i], p.y_sq[j]);
+                        // The ranking key loses precision to cancellation for near neighbours, so the
+                        // t kept distances are recomputed directly (t * dim per row, not m * dim).
+                        double d2 = 0;
+                        for (std::size_t k = 0; k < p.dim; ++k) {
+                            const double diff = static_cast<double>(p.x[i * p.dim + k]) - p.yt[k * p.cols_pad + j];
+                            d2 += diff * diff;
+                        }
+                        value = metric == Metric::rbf ? static_cast<float>(std::exp(-gamma * d2))
+                                                      : static_cast<float>(1.0 / (1.0 + std::sqrt(d2)));
                     }
                     out_index[i * t + r] = j;
                     out_value[i * t + r] = value;

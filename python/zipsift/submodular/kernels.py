@@ -300,10 +300,10 @@ def sparse_kernel(indices, similarities, n_columns: Optional[int] = None) -> Spa
     if not np.isfinite(sim32[keep]).all():
         raise ValueError("similarities hold NaN or inf; clean them before building a kernel")
     # Within a row, order stored entries by column so every row is canonical.
-    order = np.lexsort((np.where(keep, idx, np.iinfo(np.int64).max), np.arange(n)[:, None].repeat(idx.shape[1], 1)))
-    flat_idx = idx.ravel()[order]
-    flat_sim = sim32.ravel()[order]
-    flat_keep = keep.ravel()[order]
+    order = np.argsort(np.where(keep, idx, np.iinfo(np.int64).max), axis=1, kind="stable")
+    flat_idx = np.take_along_axis(idx, order, 1).ravel()
+    flat_sim = np.take_along_axis(sim32, order, 1).ravel()
+    flat_keep = np.take_along_axis(keep, order, 1).ravel()
     counts = keep.sum(axis=1)
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
