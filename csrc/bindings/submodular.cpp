@@ -145,8 +145,10 @@ py::tuple py_maximize(const std::string& objective, std::size_t budget, const st
     const float* fl = floor ? floor->data() : nullptr;
     const float* cp = cap ? cap->data() : nullptr;
     std::unique_ptr<sm::Objective> f;
-    if (objective == "facility_location") f = dense ? sm::facility_location(dk, fl, cp) : sm::facility_location(sk, fl, cp);
-    else if (objective == "graph_cut") f = dense ? sm::graph_cut(dk, lambda) : sm::graph_cut(sk, lambda);
+    if (objective == "facility_location") {
+        if (dense) run_without_gil([&] { f = sm::facility_location(dk, fl, cp, threads, keep_going); });
+        else f = sm::facility_location(sk, fl, cp);
+    } else if (objective == "graph_cut") f = dense ? sm::graph_cut(dk, lambda) : sm::graph_cut(sk, lambda);
     else if (objective == "disparity_sum") f = dense ? sm::disparity_sum(dk) : sm::disparity_sum(sk);
     else if (objective == "disparity_min") f = dense ? sm::disparity_min(dk) : sm::disparity_min(sk);
     else if (objective == "log_determinant") {

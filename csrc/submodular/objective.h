@@ -70,7 +70,10 @@ public:
 //   FLMI: floor = 0, cap_i = eta * max_q s_iq       (query kernel)
 //   FLCG: floor_i = nu * max_p s_ip, cap = +inf     (private kernel)
 // floor and cap may be null (0 and +inf). Requires s >= 0 and floor >= 0 (checked by the caller).
-std::unique_ptr<Objective> facility_location(const DenseKernel& k, const float* floor, const float* cap);
+// The dense form keeps a bound per candidate and block of 16 rows (n^2 / 16 floats, built on
+// `threads`) to skip blocks that cannot add to a gain.
+std::unique_ptr<Objective> facility_location(const DenseKernel& k, const float* floor, const float* cap, int threads,
+                                             const KeepGoing& keep_going);
 std::unique_ptr<Objective> facility_location(const SparseKernel& k, const float* floor, const float* cap);
 
 // Graph cut: f(A) = sum_{i in V, j in A} s_ij - lambda * sum_{i, j in A} s_ij.

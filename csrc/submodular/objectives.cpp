@@ -49,14 +49,22 @@ void for_each_candidate(std::size_t n, int threads, const KeepGoing& keep_going,
 
 // sum_i max(0, min(col_i, cap_i) - cur_i), in float per entry and double per lane, over 16 fixed
 // lanes added in a fixed order: vectorised, yet the same bits on every instruction set and thread.
-template <bool Capped>
-ZS_INLINE double fl_gain_body(const float* col, const float* cur, const float* cap, std::size_t n) {
+//
+// With block bounds (Blocked), rows go in blocks of 16 (one 64-byte line of the column); a block
+// whose bound max_i min(s_ij, cap_i) is <= min_i cur_i can only add zeros, so it is not read. Adding
+// +0.0 leaves a lane unchanged, so skipping changes no bit of the result, only the memory traffic.
+template <bool Capped, bool Blocked>
+ZS_INLINE double fl_gain_body(const float* col, const float* cur, const float* cap, std::size_t n,
+                              const float* bound, const float* floor_of_block) {
     typedef float v8f __attribute__((vector_size(32)));
     typedef double v8d __attribute__((vector_size(64)));
     v8d acc0{}, acc1{};
     const v8f zero{};
     std::size_t i = 0;
     for (; i + 16 <= n; i += 16) {
+        if constexpr (Blocked) {
+            if (bound[i / 16] <= floor_of_block[i / 16]) continue;
+        }
         v8f s0, s1, c0, c1;
         __builtin_memcpy(&s0, col + i, 32);
         __builtin_memcpy(&s1, col + i + 8, 32);
@@ -88,6 +96,21 @@ ZS_INLINE double fl_gain_body(const float* col, const float* cur, const float* c
     return lanes + tail;
 }
 
+#define ZS_FL_ARGS const float *col, const float *cur, const float *cap, std::size_t n, const float *bound, \
+                   const float *floor_of_block
+#define ZS_FL_BODY                                                                                      \
+    if (bound) return cap ? fl_gain_body<true, true>(col, cur, cap, n, bound, floor_of_block)           \
+                          : fl_gain_body<false, true>(col, cur, cap, n, bound, floor_of_block);         \
+    return cap ? fl_gain_body<true, false>(col, cur, cap, n, bound, floor_of_block)                     \
+               : fl_gain_body<false, false>(col, cur, cap, n, bound, floor_of_block);
+double fl_gain_baseline(ZS_FL_ARGS) { ZS_FL_BODY }
+#if ZS_X86_DISPATCH
+ZS_TARGET_AVX2 double fl_gain_avx2(ZS_FL_ARGS) { ZS_FL_BODY }
+ZS_TARGET_AVX512 double fl_gain_avx512(ZS_FL_ARGS) { ZS_FL_BODY }
+#endif
+#undef ZS_FL_BODY
+#undef ZS_FL_ARGS
+
 ZS_INLINE double column_sum_body(const float* col, std::size_t n) {
     typedef float v8f __attribute__((vector_size(32)));
     typedef double v8d __attribute__((vector_size(64)));
@@ -108,22 +131,13 @@ ZS_INLINE double column_sum_body(const float* col, std::size_t n) {
     return lanes + tail;
 }
 
-double fl_gain_baseline(const float* col, const float* cur, const float* cap, std::size_t n) {
-    return cap ? fl_gain_body<true>(col, cur, cap, n) : fl_gain_body<false>(col, cur, cap, n);
-}
 double column_sum_baseline(const float* col, std::size_t n) { return column_sum_body(col, n); }
 #if ZS_X86_DISPATCH
-ZS_TARGET_AVX2 double fl_gain_avx2(const float* col, const float* cur, const float* cap, std::size_t n) {
-    return cap ? fl_gain_body<true>(col, cur, cap, n) : fl_gain_body<false>(col, cur, cap, n);
-}
-ZS_TARGET_AVX512 double fl_gain_avx512(const float* col, const float* cur, const float* cap, std::size_t n) {
-    return cap ? fl_gain_body<true>(col, cur, cap, n) : fl_gain_body<false>(col, cur, cap, n);
-}
 ZS_TARGET_AVX2 double column_sum_avx2(const float* col, std::size_t n) { return column_sum_body(col, n); }
 ZS_TARGET_AVX512 double column_sum_avx512(const float* col, std::size_t n) { return column_sum_body(col, n); }
 #endif
 
-using FlGain = double (*)(const float*, const float*, const float*, std::size_t);
+using FlGain = double (*)(const float*, const float*, const float*, std::size_t, const float*, const float*);
 using ColumnSum = double (*)(const float*, std::size_t);
 
 FlGain pick_fl_gain() {
@@ -169,19 +183,57 @@ protected:
 
 class DenseFacilityLocation final : public FacilityLocationBase {
 public:
-    DenseFacilityLocation(const DenseKernel& k, const float* floor, const float* cap)
-        : FacilityLocationBase(k.n, floor, cap), k_(k), impl_(pick_fl_gain()) {}
-    double gain(std::size_t j) const override { return impl_(k_.cols + j * n_, cur_.data(), cap(), n_); }
+    DenseFacilityLocation(const DenseKernel& k, const float* floor, const float* cap, int threads,
+                          const KeepGoing& keep_going)
+        : FacilityLocationBase(k.n, floor, cap), k_(k), impl_(pick_fl_gain()) {
+        // Block bounds pay off once the kernel no longer fits in cache; they take n^2 / 16 floats.
+        if (n_ < kMinBlockedRows) return;
+        blocks_ = n_ / 16;
+        bound_.resize(n_ * blocks_);
+        floor_of_block_.resize(blocks_);
+        const float* capv = this->cap();
+        if (!parallel_for(n_, 64, threads, [&](int, std::size_t b, std::size_t e) {
+                for (std::size_t j = b; j < e; ++j) {
+                    const float* col = k_.cols + j * n_;
+                    float* out = bound_.data() + j * blocks_;
+                    for (std::size_t blk = 0; blk < blocks_; ++blk) {
+                        float m = -std::numeric_limits<float>::infinity();
+                        for (std::size_t r = 0; r < 16; ++r) {
+                            const std::size_t i = blk * 16 + r;
+                            m = std::max(m, capv ? std::min(col[i], capv[i]) : col[i]);
+                        }
+                        out[blk] = m;
+                    }
+                }
+            }, keep_going))
+            throw Cancelled{};
+        refresh_block_floors();
+    }
+    double gain(std::size_t j) const override {
+        return impl_(k_.cols + j * n_, cur_.data(), cap(), n_, blocks_ ? bound_.data() + j * blocks_ : nullptr,
+                     floor_of_block_.data());
+    }
     double gain_cost() const override { return static_cast<double>(n_); }
     void commit(std::size_t j, double gain, int threads, const KeepGoing& keep_going) override {
         const float* col = k_.cols + j * n_;
         for_each_candidate(n_, threads, keep_going, [&](std::size_t i) { cur_[i] = std::max(cur_[i], capped(col[i], i)); });
+        refresh_block_floors();
         value_ += gain;
     }
 
 private:
+    static constexpr std::size_t kMinBlockedRows = 1024;
+
+    void refresh_block_floors() {
+        for (std::size_t blk = 0; blk < blocks_; ++blk)
+            floor_of_block_[blk] = *std::min_element(cur_.begin() + blk * 16, cur_.begin() + blk * 16 + 16);
+    }
+
     DenseKernel k_;
     FlGain impl_;
+    std::size_t blocks_ = 0;
+    std::vector<float> bound_;           // n x blocks: max over a block of rows of min(s_ij, cap_i)
+    std::vector<float> floor_of_block_;  // min over a block of rows of cur_i
 };
 
 class SparseFacilityLocation final : public FacilityLocationBase {
@@ -400,8 +452,9 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Objective> facility_location(const DenseKernel& k, const float* floor, const float* cap) {
-    return std::make_unique<DenseFacilityLocation>(k, floor, cap);
+std::unique_ptr<Objective> facility_location(const DenseKernel& k, const float* floor, const float* cap, int threads,
+                                             const KeepGoing& keep_going) {
+    return std::make_unique<DenseFacilityLocation>(k, floor, cap, threads, keep_going);
 }
 std::unique_ptr<Objective> facility_location(const SparseKernel& k, const float* floor, const float* cap) {
     return std::make_unique<SparseFacilityLocation>(k, floor, cap);

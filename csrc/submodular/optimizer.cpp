@@ -140,7 +140,7 @@ struct LowerPriority {
 
 // A popped bound that is fresh for this step beats every other bound, and bounds only overstate
 // gains (submodularity), so it is the exact argmax with the lowest-index tie rule: naive's pick.
-void lazy(Run& run, Objective& f, std::size_t n, std::size_t budget, int threads) {
+void lazy(Run& run, std::size_t n, std::size_t budget) {
     std::vector<std::int64_t> all(n);
     for (std::size_t j = 0; j < n; ++j) all[j] = static_cast<std::int64_t>(j);
     std::vector<double> g(n);
@@ -148,30 +148,34 @@ void lazy(Run& run, Objective& f, std::size_t n, std::size_t budget, int threads
     std::vector<Bound> init(n);
     for (std::size_t j = 0; j < n; ++j) init[j] = {g[j], static_cast<std::int64_t>(j), 0};
     std::priority_queue<Bound, std::vector<Bound>, LowerPriority> heap(LowerPriority{}, std::move(init));
-    // Re-evaluating several stale tops at once costs extra evaluations, so it is done only when one
-    // evaluation is expensive enough that threads pay for themselves.
-    const std::size_t batch = f.gain_cost() >= 2e5 ? 4 * static_cast<std::size_t>(resolve_threads(threads)) : 1;
-    std::vector<Bound> stale;
+    // Most steps re-evaluate a few stale tops, one at a time. Some (early ones above all, when every
+    // bound is still a gain over the empty set) re-evaluate hundreds: once a step has re-evaluated
+    // kSerial candidates, it re-evaluates the next stale tops in batches as large as all it has done
+    // so far, on threads. Batches can only overshoot (evaluate a candidate that was not needed), by
+    // at most the last batch, and never change the pick.
+    constexpr std::size_t kSerial = 32, kMaxBatch = 4096;
     std::vector<std::int64_t> js;
     std::vector<double> fresh;
+    std::size_t evaluated_this_step = 0;
     while (run.picks() < budget && !heap.empty()) {
         const std::size_t step = run.picks();
         if (heap.top().step == step) {
             const Bound top = heap.top();
             heap.pop();
             if (!run.take(top.index, top.gain)) return;
+            evaluated_this_step = 0;
             continue;
         }
-        stale.clear();
+        const std::size_t batch = evaluated_this_step < kSerial ? 1 : std::min(evaluated_this_step, kMaxBatch);
         js.clear();
-        while (stale.size() < batch && !heap.empty() && heap.top().step != step) {
-            stale.push_back(heap.top());
+        while (js.size() < batch && !heap.empty() && heap.top().step != step) {
             js.push_back(heap.top().index);
             heap.pop();
         }
         fresh.resize(js.size());
         run.evaluate(js.data(), js.size(), fresh.data());
         for (std::size_t k = 0; k < js.size(); ++k) heap.push({fresh[k], js[k], step});
+        evaluated_this_step += js.size();
         run.poll()(step);
     }
 }
@@ -299,7 +303,7 @@ GreedyResult maximize(Objective& f, const GreedyOptions& o, const KeepGoing& kee
     if (o.budget > 0) {
         switch (o.optimizer) {
             case Optimizer::naive: naive(run, n, o.budget); break;
-            case Optimizer::lazy: lazy(run, f, n, o.budget, o.threads); break;
+            case Optimizer::lazy: lazy(run, n, o.budget); break;
             case Optimizer::stochastic: stochastic(run, n, o.budget, o); break;
             case Optimizer::lazier_than_lazy: lazier_than_lazy(run, n, o.budget, o); break;
         }
