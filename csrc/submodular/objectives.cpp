@@ -60,25 +60,7 @@ ZS_INLINE double fl_gain_body(const float* col, const float* cur, const float* c
     typedef double v8d __attribute__((vector_size(64)));
     v8d acc0{}, acc1{};
     const v8f zero{};
-    std::size_t i = 0;
-    // Columns are read at scattered places (lazy greedy jumps between candidates, and skipped blocks
-    // break the stream), where the hardware prefetcher is slow to start: ask for lines ahead.
-    constexpr std::size_t kAhead = 8;  // blocks (of 64 bytes) ahead
-    const std::size_t blocks = n / 16;
-    if constexpr (!Blocked) {
-        for (std::size_t b = 0; b < std::min(kAhead, blocks); ++b) __builtin_prefetch(col + b * 16);
-    } else {
-        for (std::size_t b = 0; b < std::min(kAhead, blocks); ++b)
-            if (bound[b] > floor_of_block[b]) __builtin_prefetch(col + b * 16);
-    }
-    for (; i + 16 <= n; i += 16) {
-        const std::size_t ahead = i / 16 + kAhead;
-        if constexpr (Blocked) {
-            if (ahead < blocks && bound[ahead] > floor_of_block[ahead]) __builtin_prefetch(col + ahead * 16);
-            if (bound[i / 16] <= floor_of_block[i / 16]) continue;
-        } else {
-            if (ahead < blocks) __builtin_prefetch(col + ahead * 16);
-        }
+    auto add_block = [&](std::size_t i) {
         v8f s0, s1, c0, c1;
         __builtin_memcpy(&s0, col + i, 32);
         __builtin_memcpy(&s1, col + i + 8, 32);
@@ -96,9 +78,43 @@ ZS_INLINE double fl_gain_body(const float* col, const float* cur, const float* c
         d1 = d1 > zero ? d1 : zero;
         acc0 += __builtin_convertvector(d0, v8d);
         acc1 += __builtin_convertvector(d1, v8d);
+    };
+    const std::size_t blocks = n / 16;
+    if constexpr (Blocked) {
+        // Which blocks to read is decided 64 at a time into a bit mask, then the set bits are walked
+        // in ascending order: no unpredictable branch per block, and the next word's blocks are
+        // prefetched while this word's are added (a column is read at scattered places).
+        const std::size_t words = (blocks + 63) / 64;
+        auto build = [&](std::size_t w) {
+            const std::size_t b0 = w * 64, b1 = std::min(blocks, b0 + 64);
+            std::uint64_t m = 0;
+            for (std::size_t b = b0; b < b1; ++b)
+                m |= static_cast<std::uint64_t>(bound[b] > floor_of_block[b]) << (b - b0);
+            return m;
+        };
+        auto prefetch = [&](std::size_t w, std::uint64_t m) {
+            for (; m; m &= m - 1) __builtin_prefetch(col + (w * 64 + __builtin_ctzll(m)) * 16);
+        };
+        std::uint64_t next = words ? build(0) : 0;
+        prefetch(0, next);
+        for (std::size_t w = 0; w < words; ++w) {
+            std::uint64_t m = next;
+            if (w + 1 < words) {
+                next = build(w + 1);
+                prefetch(w + 1, next);
+            }
+            for (; m; m &= m - 1) add_block((w * 64 + __builtin_ctzll(m)) * 16);
+        }
+    } else {
+        constexpr std::size_t kAhead = 8;  // blocks of 64 bytes
+        for (std::size_t b = 0; b < std::min(kAhead, blocks); ++b) __builtin_prefetch(col + b * 16);
+        for (std::size_t b = 0; b < blocks; ++b) {
+            if (b + kAhead < blocks) __builtin_prefetch(col + (b + kAhead) * 16);
+            add_block(b * 16);
+        }
     }
     double tail = 0;
-    for (; i < n; ++i) {
+    for (std::size_t i = blocks * 16; i < n; ++i) {
         float s = col[i];
         if constexpr (Capped) s = cap[i] < s ? cap[i] : s;
         const float d = s - cur[i];
@@ -151,6 +167,47 @@ ZS_TARGET_AVX2 double column_sum_avx2(const float* col, std::size_t n) { return 
 ZS_TARGET_AVX512 double column_sum_avx512(const float* col, std::size_t n) { return column_sum_body(col, n); }
 #endif
 
+// out[b] = max over the 16 rows of block b of min(col_i, cap_i), for b < blocks.
+template <bool Capped>
+ZS_INLINE void block_max_body(const float* col, const float* cap, std::size_t blocks, float* out) {
+    typedef float v8f __attribute__((vector_size(32)));
+    for (std::size_t b = 0; b < blocks; ++b) {
+        v8f s0, s1;
+        __builtin_memcpy(&s0, col + b * 16, 32);
+        __builtin_memcpy(&s1, col + b * 16 + 8, 32);
+        if constexpr (Capped) {
+            v8f p0, p1;
+            __builtin_memcpy(&p0, cap + b * 16, 32);
+            __builtin_memcpy(&p1, cap + b * 16 + 8, 32);
+            s0 = p0 < s0 ? p0 : s0;
+            s1 = p1 < s1 ? p1 : s1;
+        }
+        v8f m = s0 > s1 ? s0 : s1;
+        float r = m[0];
+        for (int l = 1; l < 8; ++l) r = m[l] > r ? m[l] : r;
+        out[b] = r;
+    }
+}
+#define ZS_BM_BODY \
+    cap ? block_max_body<true>(col, cap, blocks, out) : block_max_body<false>(col, cap, blocks, out);
+void block_max_baseline(const float* col, const float* cap, std::size_t blocks, float* out) { ZS_BM_BODY }
+#if ZS_X86_DISPATCH
+ZS_TARGET_AVX2 void block_max_avx2(const float* col, const float* cap, std::size_t blocks, float* out) { ZS_BM_BODY }
+ZS_TARGET_AVX512 void block_max_avx512(const float* col, const float* cap, std::size_t blocks, float* out) {
+    ZS_BM_BODY
+}
+#endif
+#undef ZS_BM_BODY
+
+using BlockMax = void (*)(const float*, const float*, std::size_t, float*);
+BlockMax pick_block_max() {
+#if ZS_X86_DISPATCH
+    if (simd::level() == simd::Level::avx512) return block_max_avx512;
+    if (simd::level() == simd::Level::avx2) return block_max_avx2;
+#endif
+    return block_max_baseline;
+}
+
 using FlGain = double (*)(const float*, const float*, const float*, std::size_t, const float*, const float*);
 using ColumnSum = double (*)(const float*, std::size_t);
 
@@ -199,7 +256,7 @@ class DenseFacilityLocation final : public FacilityLocationBase {
 public:
     DenseFacilityLocation(const DenseKernel& k, const float* floor, const float* cap, int threads,
                           const KeepGoing& keep_going)
-        : FacilityLocationBase(k.n, floor, cap), k_(k), impl_(pick_fl_gain()) {
+        : FacilityLocationBase(k.n, floor, cap), k_(k), impl_(pick_fl_gain()), block_max_(pick_block_max()) {
         // Block bounds pay off once the kernel no longer fits in cache; they take n^2 / 16 floats.
         if (n_ < kMinBlockedRows) return;
         blocks_ = n_ / 16;
@@ -213,15 +270,7 @@ public:
         if (!parallel_for(n_, 64, threads, [&](int, std::size_t b, std::size_t e) {
                 for (std::size_t j = b; j < e; ++j) {
                     const float* col = k_.cols + j * n_;
-                    float* out = bound_.data() + j * blocks_;
-                    for (std::size_t blk = 0; blk < blocks_; ++blk) {
-                        float m = -std::numeric_limits<float>::infinity();
-                        for (std::size_t r = 0; r < 16; ++r) {
-                            const std::size_t i = blk * 16 + r;
-                            m = std::max(m, capv ? std::min(col[i], capv[i]) : col[i]);
-                        }
-                        out[blk] = m;
-                    }
+                    block_max_(col, capv, blocks_, bound_.data() + j * blocks_);
                     initial_[j] = impl_(col, cur, capv, n_, nullptr, nullptr);
                 }
             }, keep_going))
@@ -252,6 +301,7 @@ private:
 
     DenseKernel k_;
     FlGain impl_;
+    BlockMax block_max_;
     std::size_t blocks_ = 0;
     std::vector<float> bound_;           // n x blocks: max over a block of rows of min(s_ij, cap_i)
     std::vector<float> floor_of_block_;  // min over a block of rows of cur_i
