@@ -150,3 +150,22 @@ def test_as_kernel_detects_symmetry_and_transposes_otherwise():
     assert K2.symmetric and K2.columns() is K2.values
     with pytest.raises(ValueError, match="2-d"):
         sm.as_kernel(np.ones(3))
+
+
+@pytest.mark.parametrize("metric", sm.METRICS)
+def test_statistics_gathered_while_building_equal_a_scan_of_the_values(metric):
+    from zipsift import _core
+
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((77, 9)).astype(np.float32)
+    for Y in (None, rng.standard_normal((13, 9)).astype(np.float32)):
+        K = sm.kernel(X, metric, Y=Y)
+        assert K.scan() == tuple(_core.scan_values(K.values, 0))
+
+
+def test_dot_kernel_overflowing_to_inf_is_reported_by_the_objectives():
+    X = np.full((20, 4), 1e20, dtype=np.float32)
+    K = sm.kernel(X, "dot")
+    assert K.scan()[0] == 400 and K.scan()[1] == 0
+    with pytest.raises(ValueError, match=r"400 NaN or inf entries \(first at \(0, 0\)\)"):
+        sm.facility_location(K, 2)

@@ -35,16 +35,17 @@ sm::Embeddings embeddings(const carray<float>& a, const char* what) {
     return {a.data(), static_cast<std::size_t>(a.shape(0)), static_cast<std::size_t>(a.shape(1))};
 }
 
-py::array_t<float> py_dense_kernel(const carray<float>& x, const std::optional<carray<float>>& y,
-                                   const std::string& metric, double gamma, int threads) {
+py::tuple py_dense_kernel(const carray<float>& x, const std::optional<carray<float>>& y, const std::string& metric,
+                          double gamma, int threads) {
     const sm::Metric m = sm::parse_metric(metric);
     resolve_threads(threads);
     const sm::Embeddings ex = embeddings(x, "X");
     const sm::Embeddings ey = y ? embeddings(*y, "Y") : ex;
     py::array_t<float> out({static_cast<py::ssize_t>(ex.rows), static_cast<py::ssize_t>(ey.rows)});
     float* dst = out.mutable_data();
-    run_without_gil([&] { sm::dense_kernel(ex, ey, !y, m, gamma, threads, keep_going, dst); });
-    return out;
+    sm::Scan scan;
+    run_without_gil([&] { scan = sm::dense_kernel(ex, ey, !y, m, gamma, threads, keep_going, dst); });
+    return py::make_tuple(out, py::make_tuple(scan.non_finite, scan.first_non_finite, scan.min, scan.max));
 }
 
 py::tuple py_knn_kernel(const carray<float>& x, const std::optional<carray<float>>& y, std::size_t t,

@@ -163,13 +163,66 @@ Metric parse_metric(const std::string& name) {
     throw std::invalid_argument("unknown metric '" + name + "'; expected one of cosine, dot, rbf, euclidean");
 }
 
-void dense_kernel(const Embeddings& x, const Embeddings& y, bool symmetric, Metric metric, double gamma,
+namespace {
+
+// Folds v[0, count) into a Scan (min, max, non-finite count); `offset` is v's flat index.
+void scan_into(Scan& s, const float* v, std::size_t count, std::size_t offset) {
+    typedef float v8f __attribute__((vector_size(32)));
+    typedef int v8i __attribute__((vector_size(32)));
+    const float inf = std::numeric_limits<float>::infinity();
+    v8f lo = {inf, inf, inf, inf, inf, inf, inf, inf}, hi = -lo;
+    v8i bad{};
+    std::size_t k = 0;
+    for (; k + 8 <= count; k += 8) {
+        v8f a;
+        __builtin_memcpy(&a, v + k, 32);
+        lo = a < lo ? a : lo;
+        hi = a > hi ? a : hi;
+        const v8f z = a - a;  // 0 when finite, NaN for inf and NaN
+        bad -= (z != z);
+    }
+    std::size_t non_finite = 0;
+    float mn = s.min, mx = s.max;
+    for (int l = 0; l < 8; ++l) {
+        non_finite += static_cast<std::size_t>(bad[l]);
+        mn = lo[l] < mn ? lo[l] : mn;
+        mx = hi[l] > mx ? hi[l] : mx;
+    }
+    for (; k < count; ++k) {
+        non_finite += !std::isfinite(v[k]);
+        mn = v[k] < mn ? v[k] : mn;
+        mx = v[k] > mx ? v[k] : mx;
+    }
+    if (non_finite) {
+        for (std::size_t q = 0; q < count; ++q)
+            if (!std::isfinite(v[q])) {
+                if (!s.non_finite || offset + q < s.first_non_finite) s.first_non_finite = offset + q;
+                break;
+            }
+    }
+    s.non_finite += non_finite;
+    s.min = mn;
+    s.max = mx;
+}
+
+Scan empty_scan() {
+    Scan s;
+    s.min = std::numeric_limits<float>::infinity();
+    s.max = -std::numeric_limits<float>::infinity();
+    return s;
+}
+
+}  // namespace
+
+Scan dense_kernel(const Embeddings& x, const Embeddings& y, bool symmetric, Metric metric, double gamma,
                   int threads, const KeepGoing& keep_going, float* out) {
     const Packed p = pack(x, y, metric);
     const std::size_t n = p.rows, m = p.cols;
     const std::size_t row_blocks = (p.rows_pad + kRowBlock - 1) / kRowBlock;
     const int workers = resolve_threads(threads);
     std::vector<std::vector<float>> tiles(workers, std::vector<float>(kRowBlock * kColBlock));
+    // Every value is written here once (the mirrored ones are copies), so its statistics come free.
+    std::vector<Scan> scans(workers, empty_scan());
     check_cancel(parallel_for(row_blocks, 1, threads, [&](int w, std::size_t b0, std::size_t b1) {
         float* tile = tiles[w].data();
         for (std::size_t b = b0; b < b1; ++b) {
@@ -186,11 +239,20 @@ void dense_kernel(const Embeddings& x, const Embeddings& y, bool symmetric, Metr
                         dst[j] = similarity(metric, gamma, src[j - c0], p.x_sq[i], p.y_sq[j]);
                     if (symmetric && i >= c0 && i < c1 && metric != Metric::cosine && metric != Metric::dot)
                         dst[i] = 1.0f;  // exact zero distance to itself
+                    if (c0 < m) scan_into(scans[w], dst + c0, std::min(c1, m) - c0, i * m + c0);
                 }
             }
         }
     }, keep_going));
-    if (!symmetric) return;
+    Scan total = empty_scan();
+    for (const Scan& sc : scans) {
+        if (sc.non_finite && (!total.non_finite || sc.first_non_finite < total.first_non_finite))
+            total.first_non_finite = sc.first_non_finite;
+        total.non_finite += sc.non_finite;
+        total.min = std::min(total.min, sc.min);
+        total.max = std::max(total.max, sc.max);
+    }
+    if (!symmetric) return total;
     // Mirror the upper triangle into the lower one, in square blocks for the cache.
     constexpr std::size_t kB = 64;
     const std::size_t blocks = (n + kB - 1) / kB;
@@ -204,6 +266,7 @@ void dense_kernel(const Embeddings& x, const Embeddings& y, bool symmetric, Metr
             }
         }
     }, keep_going));
+    return total;
 }
 
 void knn_kernel(const Embeddings& x, const Embeddings& y, std::size_t t, Metric metric, double gamma,

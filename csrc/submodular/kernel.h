@@ -27,9 +27,17 @@ struct Embeddings {
     std::size_t dim;
 };
 
+// Non-finite count and minimum of a float32 buffer (for validating user kernels).
+struct Scan {
+    std::size_t non_finite = 0;
+    std::size_t first_non_finite = 0;
+    float min = 0;
+    float max = 0;
+};
 // out[i * y.rows + j] = s(x_i, y_j). When `symmetric` (y is x itself), only the upper triangle is
 // computed and mirrored, so the result is exactly symmetric. Deterministic whatever the thread count.
-void dense_kernel(const Embeddings& x, const Embeddings& y, bool symmetric, Metric metric, double gamma,
+// Returns the statistics of the values written (what scan_values would find), at no extra pass.
+Scan dense_kernel(const Embeddings& x, const Embeddings& y, bool symmetric, Metric metric, double gamma,
                   int threads, const KeepGoing& keep_going, float* out);
 
 // For every x_i, the t most similar y_j (ties: lower j first), sorted by similarity descending:
@@ -38,13 +46,6 @@ void dense_kernel(const Embeddings& x, const Embeddings& y, bool symmetric, Metr
 void knn_kernel(const Embeddings& x, const Embeddings& y, std::size_t t, Metric metric, double gamma,
                 int threads, const KeepGoing& keep_going, std::int32_t* out_index, float* out_value);
 
-// Non-finite count and minimum of a float32 buffer (for validating user kernels).
-struct Scan {
-    std::size_t non_finite = 0;
-    std::size_t first_non_finite = 0;
-    float min = 0;
-    float max = 0;
-};
 Scan scan_values(const float* data, std::size_t count, int threads, const KeepGoing& keep_going);
 
 // out = in^T for a row-major rows x cols float32 matrix (cache-blocked, multithreaded).

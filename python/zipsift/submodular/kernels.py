@@ -270,10 +270,13 @@ def kernel(X, metric: str = "cosine", knn: Optional[int] = None, Y=None, *, gamm
         raise ValueError(f"a dense {n} x {m} kernel needs {_gib(need)} but only {_gib(limit)} is available; "
                          f"use a sparse kNN kernel instead, e.g. kernel(X, knn={t}) "
                          f"({_gib(8 * n * t * 2)} with its transpose)")
-    values = _core.dense_kernel(X, Yc, metric, float(gamma), threads)
-    if clip_negative:
+    values, scan = _core.dense_kernel(X, Yc, metric, float(gamma), threads)
+    if clip_negative and scan[2] < 0:
         np.maximum(values, 0, out=values)
-    return DenseKernel(values, symmetric=Yc is None, metric=metric, threads=threads)
+        scan = (scan[0], scan[1], max(scan[2], 0.0), max(scan[3], 0.0))
+    K = DenseKernel(values, symmetric=Yc is None, metric=metric, threads=threads)
+    K._scan = tuple(scan)  # computed while the kernel was written
+    return K
 
 
 def sparse_kernel(indices, similarities, n_columns: Optional[int] = None) -> SparseKernel:
