@@ -221,25 +221,43 @@ Scan dense_kernel(const Embeddings& x, const Embeddings& y, bool symmetric, Metr
     const std::size_t row_blocks = (p.rows_pad + kRowBlock - 1) / kRowBlock;
     const int workers = resolve_threads(threads);
     std::vector<std::vector<float>> tiles(workers, std::vector<float>(kRowBlock * kColBlock));
-    // Every value is written here once (the mirrored ones are copies), so its statistics come free.
+    // Every value is computed here once (the mirrored ones are copies), so its statistics come free.
     std::vector<Scan> scans(workers, empty_scan());
     check_cancel(parallel_for(row_blocks, 1, threads, [&](int w, std::size_t b0, std::size_t b1) {
         float* tile = tiles[w].data();
         for (std::size_t b = b0; b < b1; ++b) {
             const std::size_t r0 = b * kRowBlock, r1 = std::min(p.rows_pad, r0 + kRowBlock);
-            // Symmetric: only blocks that reach the diagonal or beyond; the rest is mirrored below.
+            // Symmetric: only blocks that reach the diagonal or beyond; the rest is their mirror image.
             std::size_t c_start = symmetric ? r0 / kColTile * kColTile : 0;
             for (std::size_t c0 = c_start; c0 < p.cols_pad; c0 += kColBlock) {
                 const std::size_t c1 = std::min(p.cols_pad, c0 + kColBlock);
                 tile_product(p.x.data(), p.yt.data(), p.dim, p.cols_pad, r0, r1, c0, c1, tile, kColBlock);
+                const std::size_t c_end = std::min(c1, m);
                 for (std::size_t i = r0; i < std::min(r1, n); ++i) {
                     const float* src = tile + (i - r0) * kColBlock;
                     float* dst = out + i * m;
-                    for (std::size_t j = c0; j < std::min(c1, m); ++j)
+                    // Symmetric: this worker writes the upper triangle (j >= i) of its rows here and,
+                    // below, the lower triangle of its columns: every entry once, by one worker.
+                    const std::size_t j0 = symmetric ? std::max(c0, i) : c0;
+                    for (std::size_t j = j0; j < c_end; ++j)
                         dst[j] = similarity(metric, gamma, src[j - c0], p.x_sq[i], p.y_sq[j]);
                     if (symmetric && i >= c0 && i < c1 && metric != Metric::cosine && metric != Metric::dot)
                         dst[i] = 1.0f;  // exact zero distance to itself
-                    if (c0 < m) scan_into(scans[w], dst + c0, std::min(c1, m) - c0, i * m + c0);
+                    if (j0 < c_end) {
+                        const std::size_t before = scans[w].non_finite;
+                        scan_into(scans[w], dst + j0, c_end - j0, i * m + j0);
+                        // Off the diagonal, each value also stands for its mirror image.
+                        if (symmetric)
+                            scans[w].non_finite += scans[w].non_finite - before - (j0 == i && !std::isfinite(dst[i]));
+                    }
+                }
+                if (symmetric) {
+                    // The mirror image of this tile, s_ji = s_ij, while the tile is still in cache.
+                    const std::size_t i_end = std::min(r1, n);
+                    for (std::size_t j = c0; j < c_end; ++j) {
+                        float* dst = out + j * m;
+                        for (std::size_t i = r0; i < std::min(i_end, j); ++i) dst[i] = out[i * m + j];
+                    }
                 }
             }
         }
@@ -252,20 +270,6 @@ Scan dense_kernel(const Embeddings& x, const Embeddings& y, bool symmetric, Metr
         total.min = std::min(total.min, sc.min);
         total.max = std::max(total.max, sc.max);
     }
-    if (!symmetric) return total;
-    // Mirror the upper triangle into the lower one, in square blocks for the cache.
-    constexpr std::size_t kB = 64;
-    const std::size_t blocks = (n + kB - 1) / kB;
-    check_cancel(parallel_for(blocks, 1, threads, [&](int, std::size_t b0, std::size_t b1) {
-        for (std::size_t bi = b0; bi < b1; ++bi) {
-            const std::size_t i0 = bi * kB, i1 = std::min(n, i0 + kB);
-            for (std::size_t j0 = 0; j0 <= i0; j0 += kB) {
-                const std::size_t j1 = std::min(n, j0 + kB);
-                for (std::size_t i = i0; i < i1; ++i)
-                    for (std::size_t j = j0; j < std::min(j1, i); ++j) out[i * n + j] = out[j * n + i];
-            }
-        }
-    }, keep_going));
     return total;
 }
 

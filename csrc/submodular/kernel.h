@@ -35,7 +35,7 @@ struct Scan {
     float max = 0;
 };
 // out[i * y.rows + j] = s(x_i, y_j). When `symmetric` (y is x itself), only the upper triangle is
-// computed and mirrored, so the result is exactly symmetric. Deterministic whatever the thread count.
+// computed, and mirrored tile by tile, so the result is exactly symmetric. Deterministic whatever the thread count.
 // Returns the statistics of the values written (what scan_values would find), at no extra pass.
 Scan dense_kernel(const Embeddings& x, const Embeddings& y, bool symmetric, Metric metric, double gamma,
                   int threads, const KeepGoing& keep_going, float* out);
