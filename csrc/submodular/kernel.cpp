@@ -165,44 +165,74 @@ Metric parse_metric(const std::string& name) {
 
 namespace {
 
-// Folds v[0, count) into a Scan (min, max, non-finite count); `offset` is v's flat index.
-void scan_into(Scan& s, const float* v, std::size_t count, std::size_t offset) {
-    typedef float v8f __attribute__((vector_size(32)));
-    typedef int v8i __attribute__((vector_size(32)));
-    const float inf = std::numeric_limits<float>::infinity();
-    v8f lo = {inf, inf, inf, inf, inf, inf, inf, inf}, hi = -lo;
-    v8i bad{};
+// dst[0, count) = src[0, count) (src may be dst), folding the values into lo, hi and the count of
+// non-finite ones, W floats at a time.
+template <int W>
+ZS_INLINE void copy_scan_body(const float* src, float* dst, std::size_t count, float& lo, float& hi,
+                              std::size_t& bad) {
+    typedef float vec __attribute__((vector_size(sizeof(float) * W)));
+    typedef int ivec __attribute__((vector_size(sizeof(int) * W)));
+    vec vlo = vec{} + lo, vhi = vec{} + hi;  // (subscripts do not work on a dependent vector type)
+    ivec vbad{};
     std::size_t k = 0;
-    for (; k + 8 <= count; k += 8) {
-        v8f a;
-        __builtin_memcpy(&a, v + k, 32);
-        lo = a < lo ? a : lo;
-        hi = a > hi ? a : hi;
-        const v8f z = a - a;  // 0 when finite, NaN for inf and NaN
-        bad -= (z != z);
+    for (; k + W <= count; k += W) {
+        vec a;
+        __builtin_memcpy(&a, src + k, sizeof(vec));
+        __builtin_memcpy(dst + k, &a, sizeof(vec));
+        vlo = a < vlo ? a : vlo;
+        vhi = a > vhi ? a : vhi;
+        const vec z = a - a;  // 0 when finite, NaN for inf and NaN
+        vbad -= (z != z);
     }
-    std::size_t non_finite = 0;
-    float mn = s.min, mx = s.max;
-    for (int l = 0; l < 8; ++l) {
-        non_finite += static_cast<std::size_t>(bad[l]);
-        mn = lo[l] < mn ? lo[l] : mn;
-        mx = hi[l] > mx ? hi[l] : mx;
+    float los[W], his[W];
+    int bads[W];
+    __builtin_memcpy(los, &vlo, sizeof(vec));
+    __builtin_memcpy(his, &vhi, sizeof(vec));
+    __builtin_memcpy(bads, &vbad, sizeof(ivec));
+    for (int l = 0; l < W; ++l) {
+        bad += static_cast<std::size_t>(bads[l]);
+        lo = los[l] < lo ? los[l] : lo;
+        hi = his[l] > hi ? his[l] : hi;
     }
     for (; k < count; ++k) {
-        non_finite += !std::isfinite(v[k]);
-        mn = v[k] < mn ? v[k] : mn;
-        mx = v[k] > mx ? v[k] : mx;
+        const float a = src[k];
+        dst[k] = a;
+        bad += !std::isfinite(a);
+        lo = a < lo ? a : lo;
+        hi = a > hi ? a : hi;
     }
-    if (non_finite) {
+}
+
+#define ZS_CS_ARGS const float *src, float *dst, std::size_t count, float &lo, float &hi, std::size_t &bad
+void copy_scan_baseline(ZS_CS_ARGS) { copy_scan_body<4>(src, dst, count, lo, hi, bad); }
+#if ZS_X86_DISPATCH
+ZS_TARGET_AVX2 void copy_scan_avx2(ZS_CS_ARGS) { copy_scan_body<8>(src, dst, count, lo, hi, bad); }
+ZS_TARGET_AVX512 void copy_scan_avx512(ZS_CS_ARGS) { copy_scan_body<16>(src, dst, count, lo, hi, bad); }
+#endif
+#undef ZS_CS_ARGS
+
+using CopyScan = void (*)(const float*, float*, std::size_t, float&, float&, std::size_t&);
+CopyScan pick_copy_scan() {
+#if ZS_X86_DISPATCH
+    if (simd::level() == simd::Level::avx512) return copy_scan_avx512;
+    if (simd::level() == simd::Level::avx2) return copy_scan_avx2;
+#endif
+    return copy_scan_baseline;
+}
+
+// dst[0, count) = src[0, count), folded into a Scan; `offset` is dst's flat index in the kernel.
+void copy_scan(Scan& s, const float* src, float* dst, std::size_t count, std::size_t offset) {
+    static const CopyScan impl = pick_copy_scan();
+    std::size_t bad = 0;
+    impl(src, dst, count, s.min, s.max, bad);
+    if (bad) {
         for (std::size_t q = 0; q < count; ++q)
-            if (!std::isfinite(v[q])) {
+            if (!std::isfinite(dst[q])) {
                 if (!s.non_finite || offset + q < s.first_non_finite) s.first_non_finite = offset + q;
                 break;
             }
     }
-    s.non_finite += non_finite;
-    s.min = mn;
-    s.max = mx;
+    s.non_finite += bad;
 }
 
 Scan empty_scan() {
@@ -221,6 +251,7 @@ Scan dense_kernel(const Embeddings& x, const Embeddings& y, bool symmetric, Metr
     const std::size_t row_blocks = (p.rows_pad + kRowBlock - 1) / kRowBlock;
     const int workers = resolve_threads(threads);
     std::vector<std::vector<float>> tiles(workers, std::vector<float>(kRowBlock * kColBlock));
+    const bool by_distance = metric == Metric::rbf || metric == Metric::euclidean;
     // Every value is computed here once (the mirrored ones are copies), so its statistics come free.
     std::vector<Scan> scans(workers, empty_scan());
     check_cancel(parallel_for(row_blocks, 1, threads, [&](int w, std::size_t b0, std::size_t b1) {
@@ -239,13 +270,17 @@ Scan dense_kernel(const Embeddings& x, const Embeddings& y, bool symmetric, Metr
                     // Symmetric: this worker writes the upper triangle (j >= i) of its rows here and,
                     // below, the lower triangle of its columns: every entry once, by one worker.
                     const std::size_t j0 = symmetric ? std::max(c0, i) : c0;
-                    for (std::size_t j = j0; j < c_end; ++j)
-                        dst[j] = similarity(metric, gamma, src[j - c0], p.x_sq[i], p.y_sq[j]);
-                    if (symmetric && i >= c0 && i < c1 && metric != Metric::cosine && metric != Metric::dot)
-                        dst[i] = 1.0f;  // exact zero distance to itself
-                    if (j0 < c_end) {
+                    if (j0 >= c_end) continue;
+                    const float* from = src + (j0 - c0);
+                    if (by_distance) {
+                        for (std::size_t j = j0; j < c_end; ++j)
+                            dst[j] = similarity(metric, gamma, src[j - c0], p.x_sq[i], p.y_sq[j]);
+                        if (symmetric && i >= c0 && i < c1) dst[i] = 1.0f;  // exact zero distance to itself
+                        from = dst + j0;
+                    }
+                    {
                         const std::size_t before = scans[w].non_finite;
-                        scan_into(scans[w], dst + j0, c_end - j0, i * m + j0);
+                        copy_scan(scans[w], from, dst + j0, c_end - j0, i * m + j0);
                         // Off the diagonal, each value also stands for its mirror image.
                         if (symmetric)
                             scans[w].non_finite += scans[w].non_finite - before - (j0 == i && !std::isfinite(dst[i]));
