@@ -1,0 +1,181 @@
+"""What every zipsift command shares: progress on stderr, JSON reports, the selection pipeline
+(read targets, stream sources, keep the best, write atomically), and error handling."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional, Protocol
+
+from .. import __version__
+from ..io import AtomicWriter, ReadStats, dumps_record, iter_records, read_texts
+from ..ncd import build_info
+from ..topk import ScoredRecord
+
+
+class UsageError(Exception):
+    """A problem with the command line or its inputs; printed without a traceback, exit code 2."""
+
+
+class Progress:
+    """A one-line progress meter on stderr (documents and documents/s), shown only on a terminal."""
+
+    def __init__(self, unit: str = "docs", enabled: Optional[bool] = None, stream=None):
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.unit = unit
+        self.count = 0
+        self.start = time.perf_counter()
+        self._last_draw = 0.0
+
+    def update(self, n: int) -> None:
+        self.count += n
+        now = time.perf_counter()
+        if self.enabled and now - self._last_draw >= 0.1:
+            self._last_draw = now
+            self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        elapsed = max(now - self.start, 1e-9)
+        self.stream.write(f"\r  {self.count:,} {self.unit}  {self.count / elapsed:,.0f} {self.unit}/s  "
+                          f"{elapsed:,.1f} s ")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self._draw(time.perf_counter())
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def write_report(path: str, report: Dict[str, Any]) -> None:
+    """Write a JSON report atomically."""
+    import json
+
+    with AtomicWriter(path) as out:
+        json.dump(report, out, indent=2, sort_keys=False)
+        out.write("\n")
+
+
+def resolved_threads(threads: int) -> int:
+    from .. import _core
+
+    return _core.usable_cores() if threads == 0 else threads
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected a number >= 1, got 0")
+    return value
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """--source, --text-field, --on-error: reading a pool of documents."""
+    group = parser.add_argument_group("input")
+    group.add_argument("--source", nargs="+", required=True, metavar="S",
+                       help="pool files, directories or globs (.jsonl, .jsonl.gz, .jsonl.zst, .parquet, .txt)")
+    group.add_argument("--text-field", default="text", help="field holding the text (default: text)")
+    group.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                       help="on a bad record: stop with an error naming file and line (raise, default), "
+                            "or skip it and count it in the report (skip)")
+
+
+def add_select_arguments(parser: argparse.ArgumentParser, score_field: str) -> None:
+    """The arguments every `zipsift select METHOD` shares."""
+    parser.add_argument("--target", nargs="+", required=True, metavar="T",
+                        help="target examples: files, directories or globs, read like --source")
+    add_source_arguments(parser)
+    size = parser.add_argument_group("how much to keep (one of)").add_mutually_exclusive_group(required=True)
+    size.add_argument("--k", type=non_negative_int, help="keep this many records")
+    size.add_argument("--budget-bytes", type=non_negative_int, metavar="B",
+                      help="keep the best records while their texts total at most B bytes (UTF-8)")
+    out = parser.add_argument_group("output")
+    out.add_argument("--out", required=True, metavar="OUT.jsonl",
+                     help="selected records, best first, written atomically (.jsonl, .jsonl.gz, .jsonl.zst)")
+    out.add_argument("--score-field", default=score_field,
+                     help=f"field added to each output record with its score (default: {score_field})")
+    out.add_argument("--report", metavar="REPORT.json", help="write a JSON report of the run")
+    run = parser.add_argument_group("execution")
+    run.add_argument("--threads", type=non_negative_int, default=0,
+                     help="worker threads (default 0: every core this process may use)")
+    run.add_argument("--batch-size", type=positive_int, default=4096, help="records scored per batch (default 4096)")
+    run.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                     help="progress on stderr: on a terminal only (auto), always, never")
+
+
+class Selector(Protocol):
+    def select(self, records, k=None, budget_bytes=None, text_field="text", batch_size=4096,
+               on_batch=None) -> List[ScoredRecord]: ...
+
+
+def progress_enabled(args: argparse.Namespace) -> Optional[bool]:
+    return {"auto": None, "always": True, "never": False}[getattr(args, "progress", "auto")]
+
+
+def run_select(args: argparse.Namespace, method: str, make_selector: Callable[[List[str]], Selector],
+               params: Dict[str, Any]) -> int:
+    """The `zipsift select METHOD` pipeline: read the targets, stream the sources through the
+    selector, write the kept records (unchanged, plus the score field) best first, and report."""
+    start = time.perf_counter()
+    target_stats = ReadStats()
+    targets = read_texts(args.target, text_field=args.text_field, on_error=args.on_error, stats=target_stats)
+    if not targets:
+        raise UsageError(f"no usable target records in {' '.join(args.target)}")
+    selector = make_selector(targets)
+
+    source_stats = ReadStats()
+    records = iter_records(args.source, text_field=args.text_field, on_error=args.on_error, stats=source_stats,
+                           reserved_fields=(args.score_field,))
+    with Progress(enabled=progress_enabled(args)) as progress:
+        kept = selector.select(records, k=args.k, budget_bytes=args.budget_bytes, text_field=args.text_field,
+                               batch_size=args.batch_size, on_batch=progress.update)
+
+    selected_bytes = 0
+    with AtomicWriter(args.out) as out:
+        for item in kept:
+            selected_bytes += len(item.record[args.text_field].encode("utf-8"))
+            out.write(dumps_record({**item.record, args.score_field: item.score}))
+            out.write("\n")
+
+    seconds = time.perf_counter() - start
+    print(f"zipsift select {method}: kept {len(kept):,} of {source_stats.records:,} records "
+          f"({selected_bytes:,} bytes) -> {args.out} in {seconds:.1f} s"
+          + (f"; skipped {sum(source_stats.skipped.values()):,} bad records" if source_stats.skipped else ""),
+          file=sys.stderr)
+    if args.report:
+        write_report(args.report, {
+            "zipsift_version": __version__,
+            "command": f"select {method}",
+            "method": method,
+            "params": params,
+            "threads": resolved_threads(args.threads),
+            "records_read": source_stats.records,
+            "records_skipped": dict(sorted(source_stats.skipped.items())),
+            "records_selected": len(kept),
+            "bytes_selected": selected_bytes,
+            "k": args.k,
+            "budget_bytes": args.budget_bytes,
+            "sources": source_stats.as_dict(),
+            "targets": target_stats.as_dict(),
+            "output": args.out,
+            "seconds": round(seconds, 3),
+            "build": build_info(),
+        })
+    return 0
