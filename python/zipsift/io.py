@@ -155,17 +155,20 @@ def _check_text(record: Any, text_field: str, path: Path, number: int,
     """The reason ``record`` cannot be used, or None."""
     if not isinstance(record, dict):
         return BadRecord(path, number, NOT_AN_OBJECT, f"expected a JSON object, got {type(record).__name__}")
-    if text_field not in record:
+    if text_field is None:  # the caller checks the fields itself
+        pass
+    elif text_field not in record:
         fields = ", ".join(list(record)[:8]) or "none"
         return BadRecord(path, number, MISSING_FIELD,
                          f"no field {text_field!r} (fields: {fields}); name the text field with text_field= "
                          f"(--text-field)")
-    text = record[text_field]
-    if not isinstance(text, str):
-        kind = "null" if text is None else type(text).__name__
-        return BadRecord(path, number, NOT_A_STRING, f"field {text_field!r} is {kind}, expected a string")
-    if not text:
-        return BadRecord(path, number, EMPTY_TEXT, f"field {text_field!r} is empty")
+    else:
+        text = record[text_field]
+        if not isinstance(text, str):
+            kind = "null" if text is None else type(text).__name__
+            return BadRecord(path, number, NOT_A_STRING, f"field {text_field!r} is {kind}, expected a string")
+        if not text:
+            return BadRecord(path, number, EMPTY_TEXT, f"field {text_field!r} is empty")
     for name in reserved:
         if name in record:
             return BadRecord(path, number, RESERVED_FIELD,
@@ -221,7 +224,7 @@ def _records_in_parquet(path: Path, text_field: str, reserved: Sequence[str]) ->
         raise ImportError(f"{path}: reading .parquet needs pyarrow: pip install \"zipsift[parquet]\"") from None
     parquet = pq.ParquetFile(path)
     names = parquet.schema_arrow.names
-    if text_field not in names:
+    if text_field is not None and text_field not in names:
         raise ValueError(f"{path}: no column {text_field!r} (columns: {', '.join(names)}); "
                          f"name the text column with text_field= (--text-field)")
     number = 0
@@ -240,6 +243,8 @@ def iter_records(specs: Union[PathLike, Sequence[PathLike]], text_field: str = "
     on_error: ``"raise"`` (default) raises :class:`BadRecord` at the first bad record; ``"skip"``
     skips it and counts it in ``stats.skipped[reason]``. ``reserved_fields`` are output field names
     a record must not already have (a selection would overwrite them): always an error.
+    ``text_field=None`` accepts any JSON object, for records without a text (gold answers, say)
+    whose fields the caller checks.
     """
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
@@ -250,6 +255,8 @@ def iter_records(specs: Union[PathLike, Sequence[PathLike]], text_field: str = "
         if suffix == ".parquet":
             parsed = _records_in_parquet(path, text_field, reserved_fields)
         elif suffix == ".txt":
+            if text_field is None:
+                raise ValueError(f"{path}: a .txt file holds only texts; this input needs JSON records (.jsonl)")
             parsed = _records_in_txt(path, text_field)
         else:
             parsed = _records_in_jsonl(path, suffix, text_field, reserved_fields, stats)
