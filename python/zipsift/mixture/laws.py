@@ -302,7 +302,7 @@ class DataMixingLaw(_Law):
             u, *_ = np.linalg.lstsq(r, np.log(y - c), rcond=None)
             x0 = np.clip(np.concatenate([[c], u]), lower + 1e-9, upper - 1e-9)
             res = opt.least_squares(residuals, x0, bounds=(lower, upper), loss="huber", f_scale=self.huber_delta,
-                                    x_scale="jac", method="trf", max_nfev=3000, ftol=1e-14, xtol=1e-14, gtol=1e-14)
+                                    x_scale="jac", method="trf", max_nfev=400, ftol=1e-12, xtol=1e-12, gtol=1e-12)
             if best is None or res.cost < best.cost:
                 best = res
         self._costs[i] = float(best.cost)
