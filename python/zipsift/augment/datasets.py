@@ -42,9 +42,9 @@ COMPARATIVES: Tuple[Tuple[str, str], ...] = (
 )
 
 
-def nonsense_words(n: int, seed: int = 0) -> List[str]:
+def nonsense_words(n: int, seed=0) -> List[str]:
     """``n`` distinct pronounceable nonsense words (onset + vowel + coda, 4–5 letters), reproducible
-    from ``seed``, none of them in ``ENGLISH_WORDS``."""
+    from ``seed`` (an int or a str), none of them in ``ENGLISH_WORDS``."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"n must be an integer >= 0, got {n!r}")
     pool = sorted({o + v + c for o in _ONSETS for v in _VOWELS for c in _CODAS
@@ -70,7 +70,7 @@ def reversal_dataset(n_facts: int, seed: int = 0) -> Dict[str, List[dict]]:
     """
     n_facts = _check_count("n_facts", n_facts)
     rng = random.Random(seed)
-    words = nonsense_words(2 * n_facts, seed)
+    words = nonsense_words(2 * n_facts, f"reversal-{seed}")  # a word stream of its own
     train, test = [], []
     for i in range(n_facts):
         a, b = words[2 * i], words[2 * i + 1]
@@ -109,7 +109,7 @@ def syllogism_dataset(n: int, seed: int = 0, moods: Sequence[str] = ("barbara", 
     if not moods or any(m not in _MOODS for m in moods):
         raise ValueError(f"moods must be a non-empty subset of {sorted(_MOODS)}, got {moods!r}")
     rng = random.Random(seed)
-    words = nonsense_words(3 * n, seed)
+    words = nonsense_words(3 * n, f"syllogism-{seed}")
     train, test = [], []
     for i in range(n):
         a, b, c = words[3 * i: 3 * i + 3]
