@@ -236,3 +236,31 @@ def test_missing_scipy_gives_install_hint(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(ImportError, match=r'pip install "zipsift\[mixture\]"'):
         MixtureLaw().fit(_good_runs())
+
+
+def test_failed_fit_leaves_the_law_unfitted():
+    law = MixtureLaw()
+    plan = [r for r in plan_runs(DOMAINS, BASE) if not r["name"].startswith("chatx")]
+    with pytest.raises(ValueError, match="domain 'chat'"):
+        law.fit(noisy_runs(true_losses, plan, 0, 0.0))
+    with pytest.raises(ValueError, match="not fitted"):
+        law.predict({"code": 0.3, "math": 0.3, "chat": 0.4}, N0)
+
+
+@pytest.mark.parametrize("domains", [["code", "math"], ["code", "math", "chat", "law"]])
+def test_mixture_law_recovers_the_optimum_for_two_and_four_domains(domains):
+    planted = {**TRUE, "law": dict(C=80.0, k=100.0, alpha=0.55, beta=0.3, E=1.0)}
+
+    def losses(tokens):
+        total = sum(tokens.values())
+        return {d: planted[d]["C"] * (tokens[d] + min(planted[d]["k"] * (total - tokens[d]) ** planted[d]["alpha"],
+                                                      total - tokens[d])) ** -planted[d]["beta"] + planted[d]["E"]
+                for d in domains}
+
+    n0 = 1e7 * len(domains)
+    f = lambda w: sum(losses({d: x * n0 for d, x in zip(domains, np.clip(w, 0, None))}).values())
+    w_true = minimize_on_simplex(f, len(domains))
+    res = MixtureLaw().fit(noisy_runs(losses, plan_runs(domains, BASE), 1, 0.001)).optimize(n0)
+    w = np.array([res.weights[d] for d in domains])
+    assert np.max(np.abs(w - w_true)) <= 0.02
+    assert abs(res.total_loss / f(w_true) - 1) <= 0.005

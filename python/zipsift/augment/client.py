@@ -2,6 +2,7 @@
 standard library only."""
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import threading
@@ -110,7 +111,7 @@ class OpenAIChat:
                         wait = float(retry_after)
                     except ValueError:
                         pass
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
+            except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as e:
                 last = f"{type(e).__name__}: {getattr(e, 'reason', e)}"
             if attempt < self.max_retries:
                 time.sleep(min(wait, 60.0))

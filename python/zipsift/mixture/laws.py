@@ -89,11 +89,15 @@ class _Law:
             raise ValueError(f"got {len(tokens)} runs for {len(domains)} domains; {type(self).__name__} needs "
                              f"at least {need}. Train the 4K + 1 = {4 * len(domains) + 1} runs from plan_runs()")
         self.domains = domains
-        self._prepare(tokens, losses)
-        internal, self.params, self.fit_quality = [], {}, {}
-        for i, d in enumerate(domains):
-            theta, cost = self._fit_domain(i, tokens, losses[:, i], opt)
-            internal.append(theta)
+        try:
+            self._prepare(tokens, losses)
+            internal, self.params, self.fit_quality = [], {}, {}
+            for i in range(len(domains)):
+                theta, _ = self._fit_domain(i, tokens, losses[:, i], opt)
+                internal.append(theta)
+        except BaseException:
+            self.domains = []  # a failed fit leaves the law unfitted, not half-fitted
+            raise
         self._internal = internal
         pred = self._predict_internal(tokens)
         for i, d in enumerate(domains):
