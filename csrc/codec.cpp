@@ -93,6 +93,11 @@ public:
     DeflateMeter& operator=(const DeflateMeter&) = delete;
 
     std::int64_t size(const std::uint8_t* a, std::size_t na, const std::uint8_t* b, std::size_t nb) override {
+        // A reset stream keeps the previous input's bytes past the end of the window's data
+        // (deflateReset does not lower zlib's zeroing high-water mark), while CPython's fresh stream
+        // has zeros there. The output is still identical: longest_match clips nice_match to the
+        // lookahead, so the first candidate that reaches the end of the input stops the search and
+        // bytes past the end never decide a match. tests/test_ncd_exact.py pins this adversarially.
         deflateReset(&stream_);
         // Feeding a then b gives the same stream as feeding a ⊕ b at once: with Z_NO_FLUSH deflate
         // stops while it still needs lookahead, and block boundaries depend only on positions.
