@@ -344,3 +344,11 @@ def test_datasets_reject_bad_input():
         syllogism_dataset(3, moods=["ferio"])
     with pytest.raises(ValueError, match="only .* distinct nonsense words"):
         nonsense_words(10 ** 6)
+
+
+def test_near_copies_of_the_source_are_dropped_as_copies():
+    gen = lambda p: "Femp are more dangerous than glon!\nglon are less dangerous than femp."
+    stats = {}
+    out = [r["text"] for r in local_augment(["femp are more dangerous than glon."], gen, stats=stats)]
+    assert out == ["glon are less dangerous than femp."]
+    assert stats["dropped_same_as_source"] == 1 and stats["dropped_near_duplicate"] == 0

@@ -45,6 +45,7 @@ def test_matching_rejects_bad_input(call, match):
     (r"Thus $x = \boxed{\frac{1}{2}}$.", r"\frac{1}{2}"),
     (r"First \boxed{3}, then correcting: \boxed{\sqrt{x^{2}+1}}", r"\sqrt{x^{2}+1}"),
     (r"The set is \boxed{\{1, 2\}}", r"\{1, 2\}"),
+    (r"\boxed{\begin{matrix} 1 \\ 2 \\}", r"\begin{matrix} 1 \\ 2 \\"),
     (r"so \fbox{7} done", "7"),
     (r"answer: \boxed 5", "5"),
     ("Natalia sold 48/2 = 24 clips in May.\n#### 72", "72"),

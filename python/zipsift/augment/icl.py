@@ -11,12 +11,14 @@ examples:
 
 Each model output is parsed into one example per line (``parse_inferences``) and deduplicated
 within its source document — exact copies, and near-duplicates by NCD at or below
-``near_threshold`` — and exact copies across the whole run; an inference equal to its own source
-text is dropped too. The output records are ``{"id", "text", "source_id", "strategy"}``. Pass a
-``stats`` dict to learn how many outputs were made, parsed and dropped, and why.
+``near_threshold`` — and exact copies across the whole run; an inference that is a copy or a
+near-copy of its own source text is dropped too. The output records are
+``{"id", "text", "source_id", "strategy"}``. Pass a ``stats`` dict to learn how many outputs were
+made, parsed and dropped, and why.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
@@ -92,17 +94,24 @@ class _Deduper:
             key = t.strip()
             if key == src:
                 self.stats["dropped_same_as_source"] += 1
-            elif key in self.seen or key in fresh:
+            elif _digest(key) in self.seen or key in fresh:
                 self.stats["dropped_exact_duplicate"] += 1
             else:
-                fresh.append(t)
-        if self.near is not None and len(fresh) > 1:
-            labels = duplicate_groups(fresh, "ncd", threshold=self.near)
-            keep = labels == np.arange(len(fresh))
-            self.stats["dropped_near_duplicate"] += int((~keep).sum())
-            fresh = [t for t, k in zip(fresh, keep) if k]
-        self.seen.update(fresh)
+                fresh.append(key)
+        if self.near is not None and fresh:
+            # the source goes first, so an inference grouped with it is a near-copy of the source
+            labels = duplicate_groups([src] + fresh, "ncd", threshold=self.near)[1:]
+            first = labels == np.arange(1, len(fresh) + 1)
+            self.stats["dropped_same_as_source"] += int((labels == 0).sum())
+            self.stats["dropped_near_duplicate"] += int(((labels != 0) & ~first).sum())
+            fresh = [t for t, k in zip(fresh, first) if k]
+        self.seen.update(_digest(t) for t in fresh)
         return fresh
+
+
+def _digest(text: str) -> bytes:
+    # 16-byte keys: the run-wide set of seen inferences stays small however much is generated
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def _new_stats(stats: Optional[dict]) -> dict:

@@ -28,18 +28,23 @@ _ANSWER_IS = re.compile(r"(?:final answer|the answer)\s*(?:is\s*:?|:)\s*([^\n]+)
 
 
 def _braced(text: str, start: int) -> Optional[str]:
-    """Content of the brace group opening at text[start] == '{', or None if it never closes."""
-    depth = 0
-    for i in range(start, len(text)):
+    """Content of the brace group opening at text[start] == '{', or None if it never closes.
+
+    A backslash escapes the next character, so \\{ and \\} are literal braces while \\\\}
+    (a LaTeX line break, then a brace) closes the group."""
+    depth, i = 0, start
+    while i < len(text):
         c = text[i]
-        if c == "\\":  # an escaped brace \{ does not open or close a group
+        if c == "\\":
+            i += 2
             continue
-        if c == "{" and (i == 0 or text[i - 1] != "\\"):
+        if c == "{":
             depth += 1
-        elif c == "}" and text[i - 1] != "\\":
+        elif c == "}":
             depth -= 1
             if depth == 0:
                 return text[start + 1:i]
+        i += 1
     return None
 
 
