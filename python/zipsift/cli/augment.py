@@ -7,7 +7,7 @@ import sys
 import time
 
 from .. import __version__
-from ..io import AtomicWriter, ReadStats, dumps_record, iter_records
+from ..io import ReadStats, iter_records, write_jsonl
 from .common import Progress, UsageError, non_negative_int, positive_int, progress_enabled, write_report
 
 DESCRIPTION = """\
@@ -92,16 +92,6 @@ def _io_arguments(p: argparse.ArgumentParser) -> None:
     io.add_argument("--id-field", default="id", help="field with the document id (default id; else its position)")
 
 
-def _write(path, records) -> int:
-    n = 0
-    with AtomicWriter(path) as out:
-        for r in records:
-            out.write(dumps_record(r))
-            out.write("\n")
-            n += 1
-    return n
-
-
 def run_augment(args: argparse.Namespace) -> int:
     from ..augment import (GLOBAL_TEMPLATE, LOCAL_TEMPLATE, NEAR_THRESHOLD, GenerationError, OpenAIChat,
                            global_augment, local_augment)
@@ -135,7 +125,7 @@ def run_augment(args: argparse.Namespace) -> int:
                                  near_threshold=near, workers=args.concurrency, id_field=args.id_field,
                                  text_field=args.text_field, stats=stats)
         try:
-            n = _write(args.out, counted(out))
+            n = write_jsonl(args.out, counted(out))
         except GenerationError as err:  # the output was not written; say why without a traceback
             print(f"zipsift: error: {err}; nothing was written to {args.out}", file=sys.stderr)
             return 1
@@ -156,7 +146,7 @@ def run_split(args: argparse.Namespace) -> int:
     from ..augment import sentence_examples
 
     records = iter_records(args.inputs, text_field=args.text_field)
-    n = _write(args.out, sentence_examples(records, args.mode, id_field=args.id_field, text_field=args.text_field))
+    n = write_jsonl(args.out, sentence_examples(records, args.mode, id_field=args.id_field, text_field=args.text_field))
     print(f"zipsift augment split: {n:,} examples ({args.mode}) -> {args.out}", file=sys.stderr)
     return 0
 
@@ -165,8 +155,8 @@ def run_dataset(args: argparse.Namespace) -> int:
     from ..augment import reversal_dataset, syllogism_dataset
 
     data = (reversal_dataset if args.kind == "reversal" else syllogism_dataset)(args.n, seed=args.seed)
-    _write(args.train, data["train"])
-    _write(args.test, data["test"])
+    write_jsonl(args.train, data["train"])
+    write_jsonl(args.test, data["test"])
     print(f"zipsift augment dataset {args.kind}: {len(data['train'])} train documents -> {args.train}, "
           f"{len(data['test'])} test items -> {args.test}", file=sys.stderr)
     return 0
