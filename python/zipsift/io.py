@@ -27,7 +27,7 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import zstandard
 
@@ -37,6 +37,8 @@ __all__ = [
     "SUPPORTED_SUFFIXES",
     "expand_paths",
     "iter_records",
+    "iter_located_records",
+    "Located",
     "iter_batches",
     "read_texts",
     "AtomicWriter",
@@ -177,9 +179,9 @@ def _check_text(record: Any, text_field: str, path: Path, number: int,
     return None
 
 
-# The per-format readers yield (record, None) or (None, BadRecord): a generator that raised could
-# not go on to the next record, and skip mode must.
-Parsed = Tuple[Optional[Dict[str, Any]], Optional[BadRecord]]
+# The per-format readers yield (line, record, None) or (line, None, BadRecord): a generator that
+# raised could not go on to the next record, and skip mode must.
+Parsed = Tuple[int, Optional[Dict[str, Any]], Optional[BadRecord]]
 
 
 def _records_in_jsonl(path: Path, suffix: str, text_field: str, reserved: Sequence[str],
@@ -191,16 +193,16 @@ def _records_in_jsonl(path: Path, suffix: str, text_field: str, reserved: Sequen
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as err:
-            yield None, BadRecord(path, number, INVALID_UTF8,
+            yield number, None, BadRecord(path, number, INVALID_UTF8,
                                   f"invalid UTF-8 at byte {err.start} of the line ({raw[err.start:err.start + 4]!r})")
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as err:
-            yield None, BadRecord(path, number, MALFORMED_JSON, f"malformed JSON: {err.msg} at column {err.colno}")
+            yield number, None, BadRecord(path, number, MALFORMED_JSON, f"malformed JSON: {err.msg} at column {err.colno}")
             continue
         bad = _check_text(record, text_field, path, number, reserved)
-        yield (None, bad) if bad else (record, None)
+        yield (number, None, bad) if bad else (number, record, None)
 
 
 def _records_in_txt(path: Path, text_field: str) -> Iterator[Parsed]:
@@ -208,13 +210,14 @@ def _records_in_txt(path: Path, text_field: str) -> Iterator[Parsed]:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as err:
-            yield None, BadRecord(path, number, INVALID_UTF8,
+            yield number, None, BadRecord(path, number, INVALID_UTF8,
                                   f"invalid UTF-8 at byte {err.start} of the line ({raw[err.start:err.start + 4]!r})")
             continue
         if not text:
-            yield None, BadRecord(path, number, EMPTY_TEXT, "empty line (each line of a .txt file is one document)")
+            yield number, None, BadRecord(path, number, EMPTY_TEXT,
+                                          "empty line (each line of a .txt file is one document)")
         else:
-            yield {text_field: text}, None
+            yield number, {text_field: text}, None
 
 
 def _records_in_parquet(path: Path, text_field: str, reserved: Sequence[str]) -> Iterator[Parsed]:
@@ -232,20 +235,22 @@ def _records_in_parquet(path: Path, text_field: str, reserved: Sequence[str]) ->
         for record in batch.to_pylist():
             number += 1
             bad = _check_text(record, text_field, path, number, reserved)
-            yield (None, bad) if bad else (record, None)
+            yield (number, None, bad) if bad else (number, record, None)
 
 
-def iter_records(specs: Union[PathLike, Sequence[PathLike]], text_field: str = "text", on_error: str = "raise",
-                 stats: Optional[ReadStats] = None, reserved_fields: Sequence[str] = ()) -> Iterator[Dict[str, Any]]:
-    """Stream the records of every file in ``specs``, in order, as dicts whose ``text_field`` holds
-    a non-empty string. Nothing is held beyond the current record.
+class Located(NamedTuple):
+    """A record with where it came from: its file and 1-based line (row, for parquet)."""
 
-    on_error: ``"raise"`` (default) raises :class:`BadRecord` at the first bad record; ``"skip"``
-    skips it and counts it in ``stats.skipped[reason]``. ``reserved_fields`` are output field names
-    a record must not already have (a selection would overwrite them): always an error.
-    ``text_field=None`` accepts any JSON object, for records without a text (gold answers, say)
-    whose fields the caller checks.
-    """
+    path: Path
+    line: int
+    record: Dict[str, Any]
+
+
+def iter_located_records(specs: Union[PathLike, Sequence[PathLike]], text_field: Optional[str] = "text",
+                         on_error: str = "raise", stats: Optional[ReadStats] = None,
+                         reserved_fields: Sequence[str] = ()) -> Iterator[Located]:
+    """Like :func:`iter_records`, each record as ``Located(path, line, record)``, for callers that
+    check fields of their own and must name the line of a bad record."""
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
     stats = stats if stats is not None else ReadStats()
@@ -260,14 +265,30 @@ def iter_records(specs: Union[PathLike, Sequence[PathLike]], text_field: str = "
             parsed = _records_in_txt(path, text_field)
         else:
             parsed = _records_in_jsonl(path, suffix, text_field, reserved_fields, stats)
-        for record, bad in parsed:
+        for number, record, bad in parsed:
             if bad is not None:
                 if on_error == "raise" or not bad.skippable:
                     raise bad
                 stats.skipped[bad.reason] += 1
                 continue
             stats.records += 1
-            yield record
+            yield Located(path, number, record)
+
+
+def iter_records(specs: Union[PathLike, Sequence[PathLike]], text_field: Optional[str] = "text",
+                 on_error: str = "raise", stats: Optional[ReadStats] = None,
+                 reserved_fields: Sequence[str] = ()) -> Iterator[Dict[str, Any]]:
+    """Stream the records of every file in ``specs``, in order, as dicts whose ``text_field`` holds
+    a non-empty string. Nothing is held beyond the current record.
+
+    on_error: ``"raise"`` (default) raises :class:`BadRecord` at the first bad record; ``"skip"``
+    skips it and counts it in ``stats.skipped[reason]``. ``reserved_fields`` are output field names
+    a record must not already have (a selection would overwrite them): always an error.
+    ``text_field=None`` accepts any JSON object, for records without a text (gold answers, say)
+    whose fields the caller checks.
+    """
+    for located in iter_located_records(specs, text_field, on_error, stats, reserved_fields):
+        yield located.record
 
 
 def iter_batches(specs: Union[PathLike, Sequence[PathLike]], batch_size: int = 4096, **kwargs) -> Iterator[List[Dict[str, Any]]]:

@@ -7,8 +7,8 @@ import sys
 from typing import Dict
 
 from .. import __version__
+from ..io import BadRecord, iter_located_records
 from .common import UsageError, positive_int, write_report
-from .located import bad, located_records
 
 DESCRIPTION = """\
 Compare models' sampled solutions at matched compute (Bansal et al. 2024, "Smaller, Weaker, Yet
@@ -102,9 +102,14 @@ def run_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def bad(path, line: int, detail: str) -> BadRecord:
+    """An error naming the file and line of a record whose fields are wrong."""
+    return BadRecord(path, line, "bad_field", detail, skippable=False)
+
+
 def _read_gold(args) -> Dict:
     gold: Dict = {}
-    for line, rec in located_records(args.gold):
+    for _, line, rec in iter_located_records(args.gold, text_field=None):
         for field in (args.id_field, args.answer_field):
             if field not in rec:
                 raise bad(args.gold, line, f"no field {field!r}")
@@ -121,7 +126,7 @@ def _read_gold(args) -> Dict:
 
 
 def _read_samples(args, gold, models):
-    for line, rec in located_records(args.samples, text_field=args.solution_field):
+    for _, line, rec in iter_located_records(args.samples, text_field=args.solution_field):
         for field in (args.model_field, args.id_field):
             if field not in rec:
                 raise bad(args.samples, line, f"no field {field!r}")
