@@ -184,17 +184,23 @@ def _check_text(record: Any, text_field: str, path: Path, number: int,
 Parsed = Tuple[int, Optional[Dict[str, Any]], Optional[BadRecord]]
 
 
+def _decode(raw: bytes, path: Path, number: int) -> Tuple[Optional[str], Optional[BadRecord]]:
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as err:
+        return None, BadRecord(path, number, INVALID_UTF8,
+                               f"invalid UTF-8 at byte {err.start} of the line ({raw[err.start:err.start + 4]!r})")
+
+
 def _records_in_jsonl(path: Path, suffix: str, text_field: str, reserved: Sequence[str],
                       stats: ReadStats) -> Iterator[Parsed]:
     for number, raw in _lines(path, suffix):
         if not raw.strip():
             stats.blank_lines += 1
             continue
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            yield number, None, BadRecord(path, number, INVALID_UTF8,
-                                  f"invalid UTF-8 at byte {err.start} of the line ({raw[err.start:err.start + 4]!r})")
+        line, bad = _decode(raw, path, number)
+        if bad:
+            yield number, None, bad
             continue
         try:
             record = json.loads(line)
@@ -207,13 +213,10 @@ def _records_in_jsonl(path: Path, suffix: str, text_field: str, reserved: Sequen
 
 def _records_in_txt(path: Path, text_field: str) -> Iterator[Parsed]:
     for number, raw in _lines(path, ".txt"):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            yield number, None, BadRecord(path, number, INVALID_UTF8,
-                                  f"invalid UTF-8 at byte {err.start} of the line ({raw[err.start:err.start + 4]!r})")
-            continue
-        if not text:
+        text, bad = _decode(raw, path, number)
+        if bad:
+            yield number, None, bad
+        elif not text:
             yield number, None, BadRecord(path, number, EMPTY_TEXT,
                                           "empty line (each line of a .txt file is one document)")
         else:

@@ -74,6 +74,18 @@ class _Law:
         """Losses, float64 (n, K), for token counts (n, K)."""
         raise NotImplementedError
 
+    def _best_huber_fit(self, i, residuals, starts, lower, upper, opt, max_nfev: int, tol: float) -> tuple:
+        """Bounded robust (Huber) least squares from every start; the lowest cost wins and is
+        recorded for domain i. Returns (parameters, cost)."""
+        best = None
+        for x0 in starts:
+            res = opt.least_squares(residuals, x0, bounds=(lower, upper), loss="huber", f_scale=self.huber_delta,
+                                    x_scale="jac", method="trf", max_nfev=max_nfev, ftol=tol, xtol=tol, gtol=tol)
+            if best is None or res.cost < best.cost:
+                best = res
+        self._costs[i] = float(best.cost)
+        return best.x, best.cost
+
     # -- public API ------------------------------------------------------------------------------
     def fit(self, runs: Sequence[Mapping[str, Any]]) -> "_Law":
         """Fit the law on runs ``[{"tokens": {domain: N}, "loss": {domain: L}}, ...]``; returns self.
@@ -237,15 +249,9 @@ class MixtureLaw(_Law):
             r = residuals(theta)
             starts.append((float(r @ r), theta))
         starts.sort(key=lambda s: s[0])
-        best = None
-        for _, theta0 in starts[: self.n_starts]:
-            x0 = np.clip(theta0, lower + 1e-9 * (upper - lower), upper - 1e-9 * (upper - lower))
-            res = opt.least_squares(residuals, x0, bounds=(lower, upper), loss="huber", f_scale=self.huber_delta,
-                                    x_scale="jac", method="trf", max_nfev=3000, ftol=1e-14, xtol=1e-14, gtol=1e-14)
-            if best is None or res.cost < best.cost:
-                best = res
-        self._costs[i] = float(best.cost)
-        return best.x, best.cost
+        margin = 1e-9 * (upper - lower)
+        x0s = [np.clip(theta0, lower + margin, upper - margin) for _, theta0 in starts[: self.n_starts]]
+        return self._best_huber_fit(i, residuals, x0s, lower, upper, opt, max_nfev=3000, tol=1e-14)
 
     def _public_params(self, i):
         c, beta, e, kappa, alpha = (float(v) for v in self._internal[i])
@@ -300,17 +306,12 @@ class DataMixingLaw(_Law):
 
         lower = np.concatenate([[0.0], np.full(k, -50.0)])
         upper = np.concatenate([[y_min], np.full(k, 50.0)])
-        best = None
+        x0s = []
         for frac in (0.0, 0.5, 0.8, 0.95):
             c = frac * y_min
             u, *_ = np.linalg.lstsq(r, np.log(y - c), rcond=None)
-            x0 = np.clip(np.concatenate([[c], u]), lower + 1e-9, upper - 1e-9)
-            res = opt.least_squares(residuals, x0, bounds=(lower, upper), loss="huber", f_scale=self.huber_delta,
-                                    x_scale="jac", method="trf", max_nfev=400, ftol=1e-12, xtol=1e-12, gtol=1e-12)
-            if best is None or res.cost < best.cost:
-                best = res
-        self._costs[i] = float(best.cost)
-        return best.x, best.cost
+            x0s.append(np.clip(np.concatenate([[c], u]), lower + 1e-9, upper - 1e-9))
+        return self._best_huber_fit(i, residuals, x0s, lower, upper, opt, max_nfev=400, tol=1e-12)
 
     def _public_params(self, i):
         c, u = float(self._internal[i][0]), np.asarray(self._internal[i][1:])
