@@ -106,3 +106,13 @@ def test_ctrl_c_stops_a_long_native_call_promptly(tmp_path):
     assert out.strip() == "interrupted"
     assert proc.returncode == 0
     assert time.monotonic() - sent < 30
+
+
+def test_threads_zero_follows_the_affinity_mask():
+    # Run in a child pinned to one CPU: threads=0 must mean the cores the process may use,
+    # not the machine's core count.
+    code = ("import os, zipsift; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]}); "
+            "print(zipsift.build_info()['usable_cores'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"
+    assert zipsift.build_info()["usable_cores"] == len(os.sched_getaffinity(0))

@@ -155,3 +155,18 @@ def test_zstd_ncd_uses_concatenation_candidate_first():
         return lib.ZSTD_compress(buf, cap, s, len(s), 3)
     expected = (c(x + y) - min(c(x), c(y))) / max(c(x), c(y))
     assert zipsift.ncd_matrix([x], [y], "zstd", 3)[0, 0] == expected
+
+
+def test_reused_streams_equal_fresh_ones_after_longer_inputs():
+    # Stale bytes from a longer previous input sit past the end of a shorter one in a reused
+    # stream. Here they would extend an older match ("abcQ") past the end, had zlib let them count.
+    rng = np.random.default_rng(3)
+    letters = np.frombuffer(b"klmnopstuvwxyz", dtype=np.uint8)
+    for _ in range(200):
+        f1 = bytes(rng.choice(letters, int(rng.integers(5, 400))))
+        f2 = bytes(rng.choice(letters, int(rng.integers(1, 300))))
+        short = b"abcQ" + f1 + b"abcR" + f2 + b"abc"
+        longer = bytes(rng.choice(letters, len(short))) + b"Q" * 300 + b"z" * 100
+        zipsift.compressed_sizes([longer], threads=1)  # leaves its bytes in the pooled stream
+        assert zipsift.compressed_sizes([short], threads=1)[0] == len(gzip.compress(short, 9))
+        assert zipsift.ncd_matrix([short], [longer], threads=1)[0, 0] == py_ncd(short, longer)
