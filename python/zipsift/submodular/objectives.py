@@ -120,7 +120,8 @@ def facility_location(K, budget: Union[int, float], optimizer: str = "lazy", *, 
     """Facility location: f(A) = Σ_{i∈V} max_{j∈A} s_ij over a square kernel K (n, n), s ≥ 0.
 
     K: a DenseKernel / SparseKernel from ``kernel``, a float (n, n) numpy array, or a scipy.sparse
-    matrix (entries not stored are 0).
+    matrix (entries not stored are 0). A dense K of n >= 1024 also gets a bound per candidate and
+    block of 16 rows (n²/4 bytes, 1/16 of the kernel) that lets gains skip blocks they cannot use.
     """
     k = _pool(K, True, "facility_location", threads)
     return _run("facility_location", k, budget, optimizer, epsilon=epsilon, seed=seed,
