@@ -130,9 +130,23 @@ py::tuple py_maximize(const std::string& objective, std::size_t budget, const st
     sm::SparseKernel sk{};
     // Arrays converted from the tuples are kept alive here for the whole call.
     std::vector<py::object> keep;
+    auto check_size = [](py::ssize_t got, std::size_t want, const char* what) {
+        if (static_cast<std::size_t>(got) != want)
+            throw py::value_error(std::string(what) + " has " + std::to_string(got) + " entries, expected " +
+                                  std::to_string(want));
+    };
+    if (floor) check_size(floor->size(), n, "floor");
+    if (cap) check_size(cap->size(), n, "cap");
     if (dense) {
+        check_size(rows->size(), n * n, "rows");
+        if (cols) check_size(cols->size(), n * n, "cols");
         dk = {rows->data(), cols ? cols->data() : rows->data(), n};
     } else {
+        if (!csc) throw py::value_error("a sparse kernel needs both csr and csc");
+        for (const py::tuple* t : {&*csr, &*csc}) {
+            if (t->size() != 3) throw py::value_error("csr and csc are (indptr, indices, data) tuples");
+            check_size(py::len((*t)[0]), n + 1, "indptr");
+        }
         auto take = [&](const py::tuple& t, std::size_t k, auto tag) {
             using T = decltype(tag);
             auto a = carray<T>::ensure(t[k]);
@@ -142,6 +156,11 @@ py::tuple py_maximize(const std::string& objective, std::size_t budget, const st
         };
         sk = {n, take(*csr, 0, std::int64_t{}), take(*csr, 1, std::int32_t{}), take(*csr, 2, float{}),
               take(*csc, 0, std::int64_t{}), take(*csc, 1, std::int32_t{}), take(*csc, 2, float{})};
+        for (const std::int64_t* ptr : {sk.row_ptr, sk.col_ptr}) {
+            const py::ssize_t nnz = static_cast<py::ssize_t>(ptr[n]);
+            check_size(py::len((*csr)[1]), static_cast<std::size_t>(nnz), "indices");
+            check_size(py::len((*csc)[1]), static_cast<std::size_t>(nnz), "indices");
+        }
     }
     const float* fl = floor ? floor->data() : nullptr;
     const float* cp = cap ? cap->data() : nullptr;
