@@ -109,7 +109,10 @@ void ByteNgramLM::bits(const Tape& texts, int threads, const KeepGoing& keep_goi
                                            const std::uint64_t cs = mix(ctx[k]) & mask_;
                                            const double c = ctx_counts_[cs].load(std::memory_order_relaxed);
                                            if (c == 0) break;  // an unseen context has no longer seen extension
-                                           const double types = ctx_types_[cs].load(std::memory_order_relaxed);
+                                           // At least one type follows a seen context (a collision on
+                                           // the pair's slot can hide it from the type count).
+                                           const double types = std::max<std::uint32_t>(
+                                               ctx_types_[cs].load(std::memory_order_relaxed), 1u);
                                            // A collision can inflate the pair count; a count above its
                                            // context's total would not be a probability.
                                            const double pair = std::min<double>(

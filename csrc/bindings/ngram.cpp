@@ -168,6 +168,7 @@ static void bind_byte_lm(py::module_& m) {
 void bind_ngram(py::module_& m) {
     bind_byte_lm(m);
     m.def("sha256", &py_sha256, py::arg("data"), "SHA-256 digest of bytes (the core's own implementation).");
+    m.def("sha256_uses_cpu_extensions", &sha256_uses_cpu_extensions);
     m.def("sha256_mod", [](py::bytes data, std::uint64_t m) {
         if (m == 0) throw py::value_error("m must be >= 1");
         std::string s = data;
