@@ -54,6 +54,7 @@ NOT_AN_OBJECT = "not_an_object"
 MISSING_FIELD = "missing_field"
 NOT_A_STRING = "not_a_string"
 EMPTY_TEXT = "empty_text"
+RESERVED_FIELD = "reserved_field"
 
 
 class BadRecord(ValueError):
@@ -64,6 +65,7 @@ class BadRecord(ValueError):
         self.line = line
         self.reason = reason
         self.detail = detail
+        self.skippable = skippable
         hint = (" Fix the record, or pass on_error='skip' (--on-error skip) to skip and count such records."
                 if skippable else "")
         super().__init__(f"{self.path}, line {line}: {detail}.{hint}")
@@ -148,60 +150,71 @@ def _lines(path: Path, suffix: str) -> Iterator[Tuple[int, bytes]]:
                              f"re-create or re-download it") from err
 
 
-def _decode(raw: bytes, path: Path, number: int) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise BadRecord(path, number, INVALID_UTF8,
-                        f"invalid UTF-8 at byte {err.start} of the line ({raw[err.start:err.start + 4]!r})") from None
-
-
-def _check_text(record: Any, text_field: str, path: Path, number: int, reserved: Sequence[str]) -> None:
+def _check_text(record: Any, text_field: str, path: Path, number: int,
+                reserved: Sequence[str]) -> Optional[BadRecord]:
+    """The reason ``record`` cannot be used, or None."""
     if not isinstance(record, dict):
-        raise BadRecord(path, number, NOT_AN_OBJECT,
-                        f"expected a JSON object, got {type(record).__name__}")
+        return BadRecord(path, number, NOT_AN_OBJECT, f"expected a JSON object, got {type(record).__name__}")
     if text_field not in record:
         fields = ", ".join(list(record)[:8]) or "none"
-        raise BadRecord(path, number, MISSING_FIELD,
-                        f"no field {text_field!r} (fields: {fields}); name the text field with text_field= "
-                        f"(--text-field)")
+        return BadRecord(path, number, MISSING_FIELD,
+                         f"no field {text_field!r} (fields: {fields}); name the text field with text_field= "
+                         f"(--text-field)")
     text = record[text_field]
     if not isinstance(text, str):
-        raise BadRecord(path, number, NOT_A_STRING,
-                        f"field {text_field!r} is {'null' if text is None else type(text).__name__}, expected a string")
+        kind = "null" if text is None else type(text).__name__
+        return BadRecord(path, number, NOT_A_STRING, f"field {text_field!r} is {kind}, expected a string")
     if not text:
-        raise BadRecord(path, number, EMPTY_TEXT, f"field {text_field!r} is empty")
+        return BadRecord(path, number, EMPTY_TEXT, f"field {text_field!r} is empty")
     for name in reserved:
         if name in record:
-            raise BadRecord(path, number, "reserved_field",
-                            f"the record already has a field {name!r}, which the output would overwrite; "
-                            f"choose another output field name (--score-field)", skippable=False)
+            return BadRecord(path, number, RESERVED_FIELD,
+                             f"the record already has a field {name!r}, which the output would overwrite; "
+                             f"choose another output field name (--score-field)", skippable=False)
+    return None
+
+
+# The per-format readers yield (record, None) or (None, BadRecord): a generator that raised could
+# not go on to the next record, and skip mode must.
+Parsed = Tuple[Optional[Dict[str, Any]], Optional[BadRecord]]
 
 
 def _records_in_jsonl(path: Path, suffix: str, text_field: str, reserved: Sequence[str],
-                      stats: ReadStats) -> Iterator[Tuple[int, Any]]:
+                      stats: ReadStats) -> Iterator[Parsed]:
     for number, raw in _lines(path, suffix):
         if not raw.strip():
             stats.blank_lines += 1
             continue
-        line = _decode(raw, path, number)
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            yield None, BadRecord(path, number, INVALID_UTF8,
+                                  f"invalid UTF-8 at byte {err.start} of the line ({raw[err.start:err.start + 4]!r})")
+            continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as err:
-            raise BadRecord(path, number, MALFORMED_JSON, f"malformed JSON: {err.msg} at column {err.colno}") from None
-        _check_text(record, text_field, path, number, reserved)
-        yield number, record
+            yield None, BadRecord(path, number, MALFORMED_JSON, f"malformed JSON: {err.msg} at column {err.colno}")
+            continue
+        bad = _check_text(record, text_field, path, number, reserved)
+        yield (None, bad) if bad else (record, None)
 
 
-def _records_in_txt(path: Path, text_field: str, stats: ReadStats) -> Iterator[Tuple[int, Any]]:
+def _records_in_txt(path: Path, text_field: str) -> Iterator[Parsed]:
     for number, raw in _lines(path, ".txt"):
-        text = _decode(raw, path, number)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            yield None, BadRecord(path, number, INVALID_UTF8,
+                                  f"invalid UTF-8 at byte {err.start} of the line ({raw[err.start:err.start + 4]!r})")
+            continue
         if not text:
-            raise BadRecord(path, number, EMPTY_TEXT, "empty line (each line of a .txt file is one document)")
-        yield number, {text_field: text}
+            yield None, BadRecord(path, number, EMPTY_TEXT, "empty line (each line of a .txt file is one document)")
+        else:
+            yield {text_field: text}, None
 
 
-def _records_in_parquet(path: Path, text_field: str, reserved: Sequence[str]) -> Iterator[Tuple[int, Any]]:
+def _records_in_parquet(path: Path, text_field: str, reserved: Sequence[str]) -> Iterator[Parsed]:
     try:
         import pyarrow.parquet as pq
     except ImportError:
@@ -215,8 +228,8 @@ def _records_in_parquet(path: Path, text_field: str, reserved: Sequence[str]) ->
     for batch in parquet.iter_batches(batch_size=8192):
         for record in batch.to_pylist():
             number += 1
-            _check_text(record, text_field, path, number, reserved)
-            yield number, record
+            bad = _check_text(record, text_field, path, number, reserved)
+            yield (None, bad) if bad else (record, None)
 
 
 def iter_records(specs: Union[PathLike, Sequence[PathLike]], text_field: str = "text", on_error: str = "raise",
@@ -235,19 +248,15 @@ def iter_records(specs: Union[PathLike, Sequence[PathLike]], text_field: str = "
         stats.files += 1
         suffix = _suffix(path)
         if suffix == ".parquet":
-            source = _records_in_parquet(path, text_field, reserved_fields)
+            parsed = _records_in_parquet(path, text_field, reserved_fields)
         elif suffix == ".txt":
-            source = _records_in_txt(path, text_field, stats)
+            parsed = _records_in_txt(path, text_field)
         else:
-            source = _records_in_jsonl(path, suffix, text_field, reserved_fields, stats)
-        while True:
-            try:
-                _, record = next(source)
-            except StopIteration:
-                break
-            except BadRecord as bad:
-                if on_error == "raise" or bad.reason == "reserved_field":
-                    raise
+            parsed = _records_in_jsonl(path, suffix, text_field, reserved_fields, stats)
+        for record, bad in parsed:
+            if bad is not None:
+                if on_error == "raise" or not bad.skippable:
+                    raise bad
                 stats.skipped[bad.reason] += 1
                 continue
             stats.records += 1

@@ -35,7 +35,9 @@ class TopK:
 
     The budget is a walk down the ranked list that stops before the first item that would overspend
     it, as in ZIP-FIT's "top tokens" selection: an item is dropped as soon as the better items kept
-    with it already exceed the budget, which no later item can undo.
+    with it already exceed the budget, which no later item can undo. Everything ranked below a
+    dropped item is out too (the walk stopped there), which ``_cutoff`` enforces: without it a
+    smaller, worse item could slip in behind a larger one that did not fit.
     """
 
     def __init__(self, k: Optional[int] = None, budget_bytes: Optional[int] = None):
@@ -45,6 +47,7 @@ class TopK:
         # Min-heap of (score, -index, size, record): the root is the worst kept item.
         self._heap: List[tuple] = []
         self._bytes = 0
+        self._cutoff: Optional[tuple] = None  # (score, -index) of the best item dropped so far
         self.seen = 0
 
     def offer(self, scores: np.ndarray, records: Sequence[Any], sizes: Optional[Sequence[int]] = None) -> None:
@@ -67,12 +70,17 @@ class TopK:
             candidates = np.flatnonzero(scores > self._heap[0][0]).tolist()
         heap = self._heap
         for i in candidates:
-            size = int(sizes[i]) if sizes is not None else 0
-            heapq.heappush(heap, (float(scores[i]), -(start + i), size, records[i]))
-            self._bytes += size
+            entry = (float(scores[i]), -(start + i), int(sizes[i]) if sizes is not None else 0, records[i])
+            if self._cutoff is not None and entry[:2] < self._cutoff:
+                continue
+            heapq.heappush(heap, entry)
+            self._bytes += entry[2]
             while heap and ((self.k is not None and len(heap) > self.k) or
                             (self.budget_bytes is not None and self._bytes > self.budget_bytes)):
-                self._bytes -= heapq.heappop(heap)[2]
+                dropped = heapq.heappop(heap)
+                self._bytes -= dropped[2]
+                # Every item still kept ranks above the dropped one, so the cutoff only rises.
+                self._cutoff = dropped[:2]
 
     @property
     def kept_bytes(self) -> int:
