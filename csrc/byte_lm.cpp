@@ -43,7 +43,11 @@ std::size_t grain_for(std::size_t n, int threads) {
 
 }  // namespace
 
-ByteNgramLM::ByteNgramLM(int order, int table_bits) : order_(order), table_bits_(table_bits) {
+ByteNgramLM::ByteNgramLM(int order, int table_bits, double beta)
+    : order_(order), table_bits_(table_bits), beta_(beta) {
+    if (!(beta > 0) || !std::isfinite(beta))
+        throw std::invalid_argument("beta (the prior weight of the shorter context) must be > 0, got " +
+                                    std::to_string(beta));
     if (order < 1 || order > kMaxOrder)
         throw std::invalid_argument("order must be between 1 and 16 bytes of context + 1, got " + std::to_string(order));
     if (table_bits < 10 || table_bits > 30)
@@ -54,7 +58,6 @@ ByteNgramLM::ByteNgramLM(int order, int table_bits) : order_(order), table_bits_
         const std::size_t size = std::size_t(1) << table_bits;
         pair_counts_ = std::vector<std::atomic<std::uint32_t>>(size);
         ctx_counts_ = std::vector<std::atomic<std::uint32_t>>(size);
-        ctx_types_ = std::vector<std::atomic<std::uint32_t>>(size);
     }
     for (auto& c : byte_counts_) c.store(0);
 }
@@ -74,9 +77,7 @@ void ByteNgramLM::fit(const Tape& texts, int threads, const KeepGoing& keep_goin
                                        for (int k = 1; k < order_; ++k) {
                                            const std::uint64_t cs = mix(ctx[k]) & mask_;
                                            const std::uint64_t ps = pair_slot(ctx[k], b, mask_);
-                                           // A pair seen for the first time adds a type to its context.
-                                           if (pair_counts_[ps].fetch_add(1, std::memory_order_relaxed) == 0)
-                                               ctx_types_[cs].fetch_add(1, std::memory_order_relaxed);
+                                           pair_counts_[ps].fetch_add(1, std::memory_order_relaxed);
                                            ctx_counts_[cs].fetch_add(1, std::memory_order_relaxed);
                                        }
                                    }
@@ -109,15 +110,11 @@ void ByteNgramLM::bits(const Tape& texts, int threads, const KeepGoing& keep_goi
                                            const std::uint64_t cs = mix(ctx[k]) & mask_;
                                            const double c = ctx_counts_[cs].load(std::memory_order_relaxed);
                                            if (c == 0) break;  // an unseen context has no longer seen extension
-                                           // At least one type follows a seen context (a collision on
-                                           // the pair's slot can hide it from the type count).
-                                           const double types = std::max<std::uint32_t>(
-                                               ctx_types_[cs].load(std::memory_order_relaxed), 1u);
                                            // A collision can inflate the pair count; a count above its
                                            // context's total would not be a probability.
                                            const double pair = std::min<double>(
                                                pair_counts_[pair_slot(ctx[k], b, mask_)].load(std::memory_order_relaxed), c);
-                                           p = (pair + types * p) / (c + types);
+                                           p = (pair + beta_ * p) / (c + beta_);
                                        }
                                        total -= std::log2(p);
                                    }

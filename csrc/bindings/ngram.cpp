@@ -145,7 +145,7 @@ py::bytes py_sha256(py::bytes data) {
 
 static void bind_byte_lm(py::module_& m) {
     py::class_<ByteNgramLM>(m, "ByteNgramLM")
-        .def(py::init<int, int>(), py::arg("order") = 5, py::arg("table_bits") = 22)
+        .def(py::init<int, int, double>(), py::arg("order") = 5, py::arg("table_bits") = 22, py::arg("beta") = 1.0)
         .def("fit", [](ByteNgramLM& lm, py::handle texts, int threads) {
             resolve_threads(threads);
             Tape tape = tape_from_texts(texts, "texts");
@@ -161,6 +161,7 @@ static void bind_byte_lm(py::module_& m) {
         }, py::arg("texts"), py::arg("threads") = 0)
         .def_property_readonly("order", &ByteNgramLM::order)
         .def_property_readonly("table_bits", &ByteNgramLM::table_bits)
+        .def_property_readonly("beta", &ByteNgramLM::beta)
         .def_property_readonly("fitted_bytes", &ByteNgramLM::fitted_bytes);
 }
 

@@ -13,11 +13,12 @@ target). Comparing selections of the same size from the same pool ranks them bef
     8 MiB, and a dictionary beyond the window could not be referenced). A selection larger than the
     cap is judged by its first ``max_dict_bytes`` bytes: compare selections below the cap.
 ``ngram``
-    A hashed byte n-gram language model with interpolated Witten-Bell smoothing (order 5 by default:
-    4 bytes of context), fitted on the selection in the native core
-    (``zipsift._core.ByteNgramLM``; see csrc/byte_lm.h for the formula):
-    ``ngram_bpb = Σ −log2 p(byte | context) / Σ len(text)``. Its tables have ``2^table_bits``
-    counters each (default 2^22, 48 MiB in all); memory does not grow with the selection.
+    A hashed byte n-gram language model with interpolated Dirichlet smoothing (order 6 by default:
+    5 bytes of context; each order's estimate is the prior of the next with weight ``beta``,
+    default 32), fitted on the selection in the native core (``zipsift._core.ByteNgramLM``; the
+    formula is in csrc/byte_lm.h): ``ngram_bpb = Σ −log2 p(byte | context) / Σ len(text)``. Its
+    two tables have ``2^table_bits`` counters each (default 2^22, 32 MiB in all): memory does not
+    grow with the selection, and the model is the same whatever the thread count.
 """
 from __future__ import annotations
 
@@ -62,14 +63,15 @@ class SelectionEvaluator:
     proxies : subset of ("zstd", "ngram")
     zstd_level : 1..22 (default 19)
     max_dict_bytes : cap of the zstd dictionary (default 4 MiB, at most 8 MiB)
-    ngram_order : bytes of context + 1 (default 5), 1..16
+    ngram_order : bytes of context + 1 (default 6), 1..16
+    ngram_beta : prior weight of the shorter context (default 32), > 0
     table_bits : log2 of the n-gram model's table size (default 22), 10..30
     threads : 0 = every core in the process's affinity mask
     """
 
     def __init__(self, heldout: Iterable[Any], proxies: Sequence[str] = PROXIES, zstd_level: int = 19,
-                 max_dict_bytes: int = DEFAULT_MAX_DICT_BYTES, ngram_order: int = 5, table_bits: int = 22,
-                 threads: int = 0, text_field: str = "text"):
+                 max_dict_bytes: int = DEFAULT_MAX_DICT_BYTES, ngram_order: int = 6, ngram_beta: float = 32.0,
+                 table_bits: int = 22, threads: int = 0, text_field: str = "text"):
         proxies = tuple(proxies)
         unknown = [p for p in proxies if p not in PROXIES]
         if not proxies or unknown:
@@ -90,8 +92,11 @@ class SelectionEvaluator:
         self.proxies = proxies
         self.zstd_level = int(zstd_level)
         self.max_dict_bytes = int(max_dict_bytes)
-        _core.ByteNgramLM(ngram_order, table_bits)  # validates the order and table size now
+        _core.ByteNgramLM(ngram_order, 10, ngram_beta)  # validates the order and beta now
+        if isinstance(table_bits, bool) or not isinstance(table_bits, (int, np.integer)) or not 10 <= table_bits <= 30:
+            raise ValueError(f"table_bits must be between 10 and 30 (2^bits counters per table), got {table_bits!r}")
         self.ngram_order = int(ngram_order)
+        self.ngram_beta = float(ngram_beta)
         self.table_bits = int(table_bits)
 
     def evaluate(self, selection: Iterable[Any], text_field: str = "text", batch_size: int = 4096) -> Dict[str, Any]:
@@ -99,7 +104,7 @@ class SelectionEvaluator:
 
         Returns ``{"docs": n, "bytes": UTF-8 bytes of the selection, "<proxy>_bpb": float, ...}``.
         Memory: the zstd dictionary (capped) and the n-gram tables (fixed), not the selection."""
-        lm = _core.ByteNgramLM(self.ngram_order, self.table_bits) if "ngram" in self.proxies else None
+        lm = _core.ByteNgramLM(self.ngram_order, self.table_bits, self.ngram_beta) if "ngram" in self.proxies else None
         dictionary = bytearray()
         docs = size = 0
         for batch in batched(selection, batch_size):
@@ -147,8 +152,8 @@ def zstd_bpb(selection: Iterable[Text], heldout: Iterable[Text], level: int = 19
                               threads=threads).evaluate(selection)["zstd_bpb"]
 
 
-def ngram_bpb(selection: Iterable[Text], heldout: Iterable[Text], order: int = 5, table_bits: int = 22,
-              threads: int = 0) -> float:
+def ngram_bpb(selection: Iterable[Text], heldout: Iterable[Text], order: int = 6, beta: float = 32.0,
+              table_bits: int = 22, threads: int = 0) -> float:
     """Bits per byte of ``heldout`` under a hashed byte n-gram model fitted on ``selection``."""
-    return SelectionEvaluator(heldout, ("ngram",), ngram_order=order, table_bits=table_bits,
+    return SelectionEvaluator(heldout, ("ngram",), ngram_order=order, ngram_beta=beta, table_bits=table_bits,
                               threads=threads).evaluate(selection)["ngram_bpb"]

@@ -16,7 +16,8 @@ DESCRIPTION = """\
 For each selection (a JSONL file, e.g. the output of `zipsift select`), fit cheap models on its
 texts and report the held-out target texts' bits per byte under each (lower is better):
   zstd   zstd -19 with the selection as a raw-content dictionary (first --max-dict-bytes bytes)
-  ngram  a smoothed hashed byte n-gram language model (Witten-Bell, order --ngram-order)
+  ngram  a smoothed hashed byte n-gram language model (order --ngram-order, Dirichlet prior
+         weight --ngram-beta)
 Compare selections of the same size from the same pool: a selection that says more about the
 target compresses and predicts it better.
 """
@@ -46,8 +47,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     proxy.add_argument("--zstd-level", type=positive_int, default=19, help="zstd level, 1-22 (default 19)")
     proxy.add_argument("--max-dict-bytes", type=positive_int, default=DEFAULT_MAX_DICT_BYTES, metavar="B",
                        help=f"cap of the zstd dictionary (default {DEFAULT_MAX_DICT_BYTES}, at most 8 MiB)")
-    proxy.add_argument("--ngram-order", type=positive_int, default=5,
-                       help="n-gram model order: bytes of context + 1 (default 5)")
+    proxy.add_argument("--ngram-order", type=positive_int, default=6,
+                       help="n-gram model order: bytes of context + 1 (default 6)")
+    proxy.add_argument("--ngram-beta", type=float, default=32.0,
+                       help="prior weight of the shorter context in the n-gram model (default 32)")
     proxy.add_argument("--table-bits", type=positive_int, default=22,
                        help="log2 of the n-gram model's counters per table (default 22)")
     run_group = parser.add_argument_group("execution")
@@ -78,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     if not heldout:
         raise UsageError(f"no usable held-out records in {' '.join(args.heldout)}")
     evaluator = SelectionEvaluator(heldout, proxies, zstd_level=args.zstd_level, max_dict_bytes=args.max_dict_bytes,
-                                   ngram_order=args.ngram_order, table_bits=args.table_bits, threads=args.threads)
+                                   ngram_order=args.ngram_order, ngram_beta=args.ngram_beta, table_bits=args.table_bits,
+                                   threads=args.threads)
     rows = []
     for spec in args.selections:
         stats = ReadStats()
@@ -105,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             "heldout": {"paths": list(args.heldout), "docs": len(heldout), "bytes": evaluator.heldout_bytes,
                         **heldout_stats.as_dict()},
             "params": {"proxies": list(proxies), "zstd_level": args.zstd_level,
-                       "max_dict_bytes": args.max_dict_bytes, "ngram_order": args.ngram_order,
+                       "max_dict_bytes": args.max_dict_bytes, "ngram_order": args.ngram_order, "ngram_beta": args.ngram_beta,
                        "table_bits": args.table_bits},
             "threads": resolved_threads(args.threads),
             "zipsift_version": __version__,
