@@ -35,8 +35,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("selections", nargs="+", metavar="SEL",
                         help="selections to compare: files, directories or globs (.jsonl, .jsonl.gz, ...); "
                              "one row each")
-    parser.add_argument("--heldout", nargs="+", required=True, metavar="H",
-                        help="held-out target examples (not used to make the selections)")
+    parser.add_argument("--heldout", action="append", required=True, metavar="H",
+                        help="held-out target examples, not used to make the selections: a file, directory "
+                             "or glob (repeat --heldout for more)")
     parser.add_argument("--text-field", default="text", help="field holding the text (default: text)")
     parser.add_argument("--on-error", choices=("raise", "skip"), default="raise",
                         help="on a bad record: stop with an error (raise, default) or skip and count it")
