@@ -147,3 +147,27 @@ def test_bad_input_is_refused(data, fitted):
         fitted.select([{"text": "a"}, {"body": "b"}], k=1)
     with pytest.raises(ValueError, match="scheme must be"):
         DSIR(["x"], scheme="sha256")
+
+
+def test_select_memory_is_bounded_by_buckets_and_k_not_by_the_pool(tmp_path):
+    # 600,000 records (~200 MB as Python dicts) streamed from a generator through fit and select
+    # (compat: its memo tables are the largest per-thread state); peak RSS stays far below the pool.
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "rss.py"
+    script.write_text(textwrap.dedent("""
+        import zipsift
+        def records():
+            return ({"id": i, "text": "def f%d(x): return x * %d  # w%x" % (i, i % 97, i * 7919)}
+                    for i in range(600_000))
+        d = zipsift.DSIR(["def add(a, b): return a + b"], scheme="compat").fit(records())
+        kept = d.select(records(), k=1000)
+        assert len(kept) == 1000
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent (pytest).
+        print(next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) // 1024)
+    """))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)
+    peak_mb = int(out.stdout.strip())
+    assert peak_mb < 150, f"peak RSS {peak_mb} MB"

@@ -27,6 +27,8 @@ Schemes
 from __future__ import annotations
 
 import functools
+import importlib.util
+import os
 from typing import Iterable, Sequence, Tuple, Union
 
 import numpy as np
@@ -42,12 +44,13 @@ _ENGINES = ("auto", "re", "regex")
 
 
 def _nltk_engine() -> str:
-    """The regex engine NLTK's WordPunctTokenizer compiles with: "regex" or "re"."""
-    try:
-        import nltk.redos  # noqa: F401  (NLTK compiles tokenizer patterns with `regex` through it)
-    except ImportError:
+    """The regex engine NLTK's WordPunctTokenizer compiles with: "regex" when the installed NLTK has
+    nltk/redos.py (it compiles tokenizer patterns with `regex` through it), else "re". Looked up
+    without importing NLTK, which is slow and large."""
+    spec = importlib.util.find_spec("nltk")
+    if spec is None or not spec.submodule_search_locations:
         return "re"
-    return "regex"
+    return "regex" if any(os.path.exists(os.path.join(d, "redos.py")) for d in spec.submodule_search_locations) else "re"
 
 
 @functools.lru_cache(maxsize=None)
@@ -69,12 +72,13 @@ def wordpunct_classes(engine: str = "auto") -> np.ndarray:
     else:
         import re as module
         flags = module.UNICODE | module.MULTILINE | module.DOTALL
-    points = np.concatenate([np.arange(0xD800), np.arange(0xE000, 0x110000)])  # surrogates are not text
-    chars = "".join(map(chr, points.tolist()))
+    # Every code point once (surrogates are not text), then the runs of \w and of \s in it.
+    points = np.concatenate([np.arange(0xD800, dtype="<u4"), np.arange(0xE000, 0x110000, dtype="<u4")])
+    chars = points.tobytes().decode("utf-32-le")
     table = np.zeros(0x110000, dtype=np.uint8)
-    for cls, pattern in ((1, r"\w"), (2, r"\s")):
-        hits = [m.start() for m in module.compile(pattern, flags).finditer(chars)]
-        table[points[hits]] = cls
+    for cls, pattern in ((1, r"\w+"), (2, r"\s+")):
+        for m in module.compile(pattern, flags).finditer(chars):
+            table[points[m.start():m.end()]] = cls
     table.flags.writeable = False
     return table
 
