@@ -183,3 +183,42 @@ def test_bad_texts_and_weights_are_refused():
         h.counts(["a"], threads=-1)
     with pytest.raises(ValueError, match="engine must be one of"):
         wordpunct_classes("pcre")
+
+
+def test_ctrl_c_stops_a_long_featurisation_promptly(tmp_path):
+    # Tens of millions of distinct 1..16-grams, each a SHA-256: many seconds of native work,
+    # interrupted by SIGINT; the call raises KeyboardInterrupt soon after (generous bound).
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    script = tmp_path / "long.py"
+    script.write_text(textwrap.dedent("""
+        import os, sys
+        from zipsift.ngram import HashedNgrams
+        h = HashedNgrams(16, 10000, "compat")
+        hexed = os.urandom(4_000_000).hex()
+        text = " ".join(hexed[i:i + 6] for i in range(0, len(hexed), 6))
+        texts = [text[i:i + 50_000] for i in range(0, len(text), 50_000)] * 4
+        print("ready", flush=True)
+        try:
+            h.counts(texts, threads=2)
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+            sys.exit(0)
+        print("finished", flush=True)
+    """))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(1.0)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("the native call ignored Ctrl-C for 30 s")
+    assert out.strip() == "interrupted"
+    assert time.monotonic() - sent < 30

@@ -90,10 +90,9 @@ def run(args: argparse.Namespace) -> int:
         records = iter_records(spec, text_field=args.text_field, on_error=args.on_error, stats=stats)
         with Progress(enabled=progress_enabled(args), label=str(spec)) as progress:
             def counted(records=records, progress=progress):
-                for i, r in enumerate(records, 1):
+                for r in records:
                     yield r
-                    if i % 1024 == 0:
-                        progress.update(1024)
+                    progress.update(1)
             try:
                 row = evaluator.evaluate(counted(), text_field=args.text_field)
             except ValueError as err:
