@@ -3,6 +3,7 @@ report, errors), and the eval table and JSON."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -32,7 +33,7 @@ def test_select_dsir_keeps_in_domain_records_and_reports_both_passes(quickstart,
     rep = json.loads(report.read_text())
     assert rep["command"] == "select dsir" and rep["records_read"] == 200 and rep["fit"]["records"] == 200
     assert rep["params"] == {"method": "gumbel", "seed": 0, "scheme": "fast", "ngrams": 2, "buckets": 10000,
-                             "fit_sample": None}
+                             "fit_sample": None, "min_example_length": 0}
 
 
 def test_select_dsir_scores_equal_the_library(quickstart, tmp_path):
@@ -45,6 +46,14 @@ def test_select_dsir_scores_equal_the_library(quickstart, tmp_path):
     rows = read_jsonl(out)
     assert [r["text"] for r in rows] == [s.record for s in expected]
     np.testing.assert_array_equal([r["dsir_score"] for r in rows], [s.score for s in expected])
+
+
+def test_select_dsir_min_example_length_leaves_out_short_records(quickstart, tmp_path):
+    out = tmp_path / "o.jsonl"
+    assert main(dsir_args(quickstart, out, "--k", "200", "--min-example-length", "100")) == 0
+    rows = read_jsonl(out)
+    assert 0 < len(rows) < 200
+    assert all(len(re.findall(r"\w+|[^\w\s]+", r["text"].lower())) >= 100 for r in rows)
 
 
 def test_select_dsir_fit_sample_and_seed(quickstart, tmp_path):
@@ -67,6 +76,7 @@ def test_select_dsir_fit_sample_and_seed(quickstart, tmp_path):
     (["--k", "5", "--scheme", "sha"], "invalid choice: 'sha'"),
     (["--k", "5", "--fit-sample", "0"], "expected a number >= 1"),
     (["--k", "5", "--buckets", "0"], "expected a number >= 1"),
+    (["--k", "5", "--min-example-length", "-1"], "expected a number >= 0"),
     ([], "one of the arguments --k --budget-bytes is required"),
 ])
 def test_select_dsir_bad_options_exit_2(quickstart, tmp_path, capsys, extra, message):

@@ -59,6 +59,12 @@ def test_compat_log_importance_matches_data_selection_to_1e9(data, tmp_path):
     np.testing.assert_allclose(ours.log_diff, ref.log_diff, rtol=1e-12, atol=0)
     expected = np.array([ref.importance_estimator(ref.featurizer(t)) for t in data["pool"]])
     np.testing.assert_allclose(ours.log_importance(data["pool"]), expected, rtol=1e-9, atol=1e-9)
+    # The package's short-example filter (min_example_length=100 by default) keeps the same records.
+    metadata = np.array([ref.get_perexample_metadata({}, ref.featurizer(t)) for t in data["pool"]])
+    eligible = np.flatnonzero(ref.perexample_metadata_filter(metadata)).tolist()
+    assert 0 < len(eligible) < len(data["pool"])
+    kept = ours.select(data["pool"], k=len(data["pool"]), method="topk", min_example_length=ref.min_example_length)
+    assert sorted(s.index for s in kept) == eligible
     assert ds is not None
 
 
@@ -102,6 +108,20 @@ def test_gumbel_sampling_follows_the_importance_weights():
     assert 0.72 < wins / 4000 < 0.78
 
 
+def test_min_example_length_counts_tokens_like_data_selection(data, fitted):
+    import re
+
+    tokens = [len(re.findall(r"\w+|[^\w\s]+", t.lower())) for t in data["pool"]]
+    lw = fitted.log_importance(data["pool"])
+    eligible = [i for i in range(len(lw)) if tokens[i] >= 60]
+    assert 0 < len(eligible) < len(lw)
+    kept = fitted.select(data["pool"], k=len(lw), method="topk", min_example_length=60, batch_size=50)
+    assert [s.index for s in kept] == sorted(eligible, key=lambda i: (-lw[i], i))
+    budget = fitted.select(data["pool"], budget_bytes=10**9, method="gumbel", min_example_length=60)
+    assert sorted(s.index for s in budget) == eligible
+    assert fitted.select(data["pool"], k=5, min_example_length=10**6) == []
+
+
 def test_budget_bytes_walks_the_ranking(data, fitted):
     kept = fitted.select(data["pool"], budget_bytes=5000, method="topk")
     ranking = fitted.select(data["pool"], k=len(data["pool"]), method="topk")
@@ -141,6 +161,8 @@ def test_bad_input_is_refused(data, fitted):
         fitted.select(data["pool"], k=1, method="sample")
     with pytest.raises(ValueError, match="give k"):
         fitted.select(data["pool"])
+    with pytest.raises(ValueError, match="min_example_length must be a non-negative integer"):
+        fitted.select(data["pool"], k=1, min_example_length=-1)
     with pytest.raises(ValueError, match="seed must be an integer"):
         fitted.select(data["pool"], k=1, seed=1.5)
     with pytest.raises(ValueError, match="record 1 has no field 'text'"):

@@ -140,7 +140,7 @@ class DSIR:
 
     def select(self, records: Iterable[Any], k: Optional[int] = None, budget_bytes: Optional[int] = None,
                text_field: str = "text", batch_size: int = 4096, on_batch: Optional[Callable[[int], None]] = None,
-               method: str = "gumbel", seed: int = 0) -> List[ScoredRecord]:
+               method: str = "gumbel", seed: int = 0, min_example_length: int = 0) -> List[ScoredRecord]:
         """Stream ``records`` and keep K of them by importance.
 
         ``method="gumbel"`` samples without replacement ∝ w (top-K of log w + Gumbel noise that
@@ -148,6 +148,10 @@ class DSIR:
         Limits as in ``ZipFit.select``: at most ``k`` records and/or ``budget_bytes`` bytes of UTF-8
         text (the ranking is walked until the next record would overspend the budget). Memory is
         bounded by k (or the budget) and ``batch_size``, not by the number of records.
+
+        ``min_example_length`` leaves out texts shorter than that many tokens, measured as the
+        package does: (number of n-grams + n(n−1)/2) // n, the token count for texts of at least
+        n−1 tokens. data-selection's default is 100; ours is 0 (every text is eligible).
 
         Returns ``ScoredRecord(record, score=log w, index)`` in the order of the sampling keys
         (best first); ties are broken by input order. ``on_batch(n)`` follows each scored batch.
@@ -160,18 +164,27 @@ class DSIR:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         gumbel_noise(seed, 0, 0)  # validates the seed before any work
+        if (isinstance(min_example_length, bool) or not isinstance(min_example_length, (int, np.integer))
+                or min_example_length < 0):
+            raise ValueError(f"min_example_length must be a non-negative integer (tokens), got {min_example_length!r}")
+        n = self.ngrams
         top = TopK(k=k, budget_bytes=budget_bytes)
         for batch in batched(records, batch_size):
             start = top.seen
             texts = [record_text(r, text_field, start + i) for i, r in enumerate(batch)]
-            log_w = self.featurizer.dot(texts, self.log_diff, self.threads)[0]
+            log_w, totals = self.featurizer.dot(texts, self.log_diff, self.threads)
             keys = log_w + gumbel_noise(seed, start, len(batch)) if method == "gumbel" else log_w
+            if min_example_length:
+                # A too-short text ranks below every eligible one and is dropped below; TopK still
+                # counts it, so indices stay positions in the stream.
+                short = (totals + n * (n - 1) // 2) // n < min_example_length
+                keys = np.where(short, -np.inf, keys)
             sizes = [_utf8_size(t) for t in texts] if budget_bytes is not None else None
             # TopK ranks by key; the kept item carries its log w back out.
             top.offer(keys, list(zip(batch, log_w.tolist())), sizes)
             if on_batch is not None:
                 on_batch(len(batch))
-        return [ScoredRecord(item[0], item[1], index) for item, _, index in top.result()]
+        return [ScoredRecord(item[0], item[1], index) for item, key, index in top.result() if key != -np.inf]
 
     def __repr__(self) -> str:
         fitted = "fitted" if self.log_diff is not None else "not fitted"

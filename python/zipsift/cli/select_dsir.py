@@ -5,7 +5,7 @@ import argparse
 
 from ..dsir import DSIR, METHODS
 from ..ngram import SCHEMES
-from .common import add_select_arguments, positive_int, run_select
+from .common import add_select_arguments, non_negative_int, positive_int, run_select
 
 DESCRIPTION = """\
 Weigh every source record by its DSIR log importance
@@ -43,6 +43,9 @@ def register(select_commands: argparse._SubParsersAction) -> None:
     method.add_argument("--buckets", type=positive_int, default=10000, help="hash buckets B (default 10000)")
     method.add_argument("--fit-sample", type=positive_int, metavar="N",
                         help="fit p_R on the first N source records only (default: all of them)")
+    method.add_argument("--min-example-length", type=non_negative_int, default=0, metavar="TOKENS",
+                        help="never select records shorter than this many tokens (default 0; the "
+                             "data-selection package uses 100)")
     parser.set_defaults(run=run)
 
 
@@ -55,6 +58,6 @@ def run(args: argparse.Namespace) -> int:
                      batch_size=args.batch_size, on_batch=on_batch)
 
     params = {"method": args.method, "seed": args.seed, "scheme": args.scheme, "ngrams": args.ngrams,
-              "buckets": args.buckets, "fit_sample": args.fit_sample}
-    return run_select(args, "dsir", make_selector, params, select_options={"method": args.method, "seed": args.seed},
-                      fit=fit)
+              "buckets": args.buckets, "fit_sample": args.fit_sample, "min_example_length": args.min_example_length}
+    options = {"method": args.method, "seed": args.seed, "min_example_length": args.min_example_length}
+    return run_select(args, "dsir", make_selector, params, select_options=options, fit=fit)
