@@ -65,6 +65,10 @@ inline std::uint32_t decode_utf8(const std::uint8_t* p, const std::uint8_t* end,
         }
         cp = (cp << 6) | (p[i] & 0x3F);
     }
+    if (cp > 0x10FFFF) {  // not a code point: the table has no entry for it
+        len = 1;
+        return b;
+    }
     len = need + 1;
     return cp;
 }
@@ -315,8 +319,9 @@ void NgramHasher::dot(const Tape& texts, const double* weights, int threads, con
                                if (w.dense.empty()) w.dense.assign(buckets_, 0);
                                for (std::size_t i = begin; i < end; ++i) {
                                    featurize(texts.data(i), texts.length(i), w);
-                                   // Count per bucket first, then one product per bucket: the same
-                                   // sum numpy forms from the count vector, with fewer roundings.
+                                   // Count per bucket first, then one product per bucket (as a dot
+                                   // with the count vector does): fewer roundings than one addition
+                                   // per n-gram.
                                    w.touched.clear();
                                    for (std::uint32_t b : w.out)
                                        if (w.dense[b]++ == 0) w.touched.push_back(b);
