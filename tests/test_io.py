@@ -8,7 +8,7 @@ import os
 import pytest
 import zstandard
 
-from zipsift.io import (AtomicWriter, BadRecord, ReadStats, expand_paths, iter_batches, iter_records, read_texts,
+from zipsift.io import (AtomicWriter, BadRecord, ReadStats, expand_paths, iter_batches, iter_located_records, iter_records, read_texts,
                         write_jsonl)
 
 RECORDS = [{"id": i, "text": f"document {i} ✓", "n": i * 1.5} for i in range(10)]
@@ -181,3 +181,11 @@ def test_output_gets_normal_file_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "o.jsonl").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_located_records_name_their_file_and_line(tmp_path):
+    path = tmp_path / "l.jsonl"
+    path.write_bytes(b'{"text": "a"}\n\n{"broken\n{"text": "c", "n": 1}\n')
+    located = list(iter_located_records(path, on_error="skip"))
+    assert [(loc.path.name, loc.line, loc.record["text"]) for loc in located] == [("l.jsonl", 1, "a"), ("l.jsonl", 4, "c")]
+    assert [loc.line for loc in iter_located_records(path, text_field=None, on_error="skip")] == [1, 4]

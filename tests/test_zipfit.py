@@ -120,7 +120,7 @@ def test_select_memory_is_bounded_by_k_not_by_the_pool(tmp_path):
         records = ({"id": i, "text": "def f%d(x): return x * %d" % (i, i % 97)} for i in range(1_000_000))
         kept = fit.select(records, k=1000)
         assert len(kept) == 1000
-        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent (pytest).
+        # VmHWM is this process image's peak; ru_maxrss would include the parent's at fork.
         print(next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) // 1024)
     """))
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)

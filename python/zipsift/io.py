@@ -27,7 +27,7 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import zstandard
 
@@ -37,6 +37,8 @@ __all__ = [
     "SUPPORTED_SUFFIXES",
     "expand_paths",
     "iter_records",
+    "iter_located_records",
+    "Located",
     "iter_batches",
     "read_texts",
     "AtomicWriter",
@@ -155,17 +157,20 @@ def _check_text(record: Any, text_field: str, path: Path, number: int,
     """The reason ``record`` cannot be used, or None."""
     if not isinstance(record, dict):
         return BadRecord(path, number, NOT_AN_OBJECT, f"expected a JSON object, got {type(record).__name__}")
-    if text_field not in record:
+    if text_field is None:  # the caller checks the fields itself
+        pass
+    elif text_field not in record:
         fields = ", ".join(list(record)[:8]) or "none"
         return BadRecord(path, number, MISSING_FIELD,
                          f"no field {text_field!r} (fields: {fields}); name the text field with text_field= "
                          f"(--text-field)")
-    text = record[text_field]
-    if not isinstance(text, str):
-        kind = "null" if text is None else type(text).__name__
-        return BadRecord(path, number, NOT_A_STRING, f"field {text_field!r} is {kind}, expected a string")
-    if not text:
-        return BadRecord(path, number, EMPTY_TEXT, f"field {text_field!r} is empty")
+    else:
+        text = record[text_field]
+        if not isinstance(text, str):
+            kind = "null" if text is None else type(text).__name__
+            return BadRecord(path, number, NOT_A_STRING, f"field {text_field!r} is {kind}, expected a string")
+        if not text:
+            return BadRecord(path, number, EMPTY_TEXT, f"field {text_field!r} is empty")
     for name in reserved:
         if name in record:
             return BadRecord(path, number, RESERVED_FIELD,
@@ -174,9 +179,17 @@ def _check_text(record: Any, text_field: str, path: Path, number: int,
     return None
 
 
-# The per-format readers yield (record, None) or (None, BadRecord): a generator that raised could
-# not go on to the next record, and skip mode must.
-Parsed = Tuple[Optional[Dict[str, Any]], Optional[BadRecord]]
+# The per-format readers yield (line, record, None) or (line, None, BadRecord): a generator that
+# raised could not go on to the next record, and skip mode must.
+Parsed = Tuple[int, Optional[Dict[str, Any]], Optional[BadRecord]]
+
+
+def _decode(raw: bytes, path: Path, number: int) -> Tuple[Optional[str], Optional[BadRecord]]:
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as err:
+        return None, BadRecord(path, number, INVALID_UTF8,
+                               f"invalid UTF-8 at byte {err.start} of the line ({raw[err.start:err.start + 4]!r})")
 
 
 def _records_in_jsonl(path: Path, suffix: str, text_field: str, reserved: Sequence[str],
@@ -185,33 +198,29 @@ def _records_in_jsonl(path: Path, suffix: str, text_field: str, reserved: Sequen
         if not raw.strip():
             stats.blank_lines += 1
             continue
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            yield None, BadRecord(path, number, INVALID_UTF8,
-                                  f"invalid UTF-8 at byte {err.start} of the line ({raw[err.start:err.start + 4]!r})")
+        line, bad = _decode(raw, path, number)
+        if bad:
+            yield number, None, bad
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as err:
-            yield None, BadRecord(path, number, MALFORMED_JSON, f"malformed JSON: {err.msg} at column {err.colno}")
+            yield number, None, BadRecord(path, number, MALFORMED_JSON, f"malformed JSON: {err.msg} at column {err.colno}")
             continue
         bad = _check_text(record, text_field, path, number, reserved)
-        yield (None, bad) if bad else (record, None)
+        yield (number, None, bad) if bad else (number, record, None)
 
 
 def _records_in_txt(path: Path, text_field: str) -> Iterator[Parsed]:
     for number, raw in _lines(path, ".txt"):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            yield None, BadRecord(path, number, INVALID_UTF8,
-                                  f"invalid UTF-8 at byte {err.start} of the line ({raw[err.start:err.start + 4]!r})")
-            continue
-        if not text:
-            yield None, BadRecord(path, number, EMPTY_TEXT, "empty line (each line of a .txt file is one document)")
+        text, bad = _decode(raw, path, number)
+        if bad:
+            yield number, None, bad
+        elif not text:
+            yield number, None, BadRecord(path, number, EMPTY_TEXT,
+                                          "empty line (each line of a .txt file is one document)")
         else:
-            yield {text_field: text}, None
+            yield number, {text_field: text}, None
 
 
 def _records_in_parquet(path: Path, text_field: str, reserved: Sequence[str]) -> Iterator[Parsed]:
@@ -221,7 +230,7 @@ def _records_in_parquet(path: Path, text_field: str, reserved: Sequence[str]) ->
         raise ImportError(f"{path}: reading .parquet needs pyarrow: pip install \"zipsift[parquet]\"") from None
     parquet = pq.ParquetFile(path)
     names = parquet.schema_arrow.names
-    if text_field not in names:
+    if text_field is not None and text_field not in names:
         raise ValueError(f"{path}: no column {text_field!r} (columns: {', '.join(names)}); "
                          f"name the text column with text_field= (--text-field)")
     number = 0
@@ -229,18 +238,22 @@ def _records_in_parquet(path: Path, text_field: str, reserved: Sequence[str]) ->
         for record in batch.to_pylist():
             number += 1
             bad = _check_text(record, text_field, path, number, reserved)
-            yield (None, bad) if bad else (record, None)
+            yield (number, None, bad) if bad else (number, record, None)
 
 
-def iter_records(specs: Union[PathLike, Sequence[PathLike]], text_field: str = "text", on_error: str = "raise",
-                 stats: Optional[ReadStats] = None, reserved_fields: Sequence[str] = ()) -> Iterator[Dict[str, Any]]:
-    """Stream the records of every file in ``specs``, in order, as dicts whose ``text_field`` holds
-    a non-empty string. Nothing is held beyond the current record.
+class Located(NamedTuple):
+    """A record with where it came from: its file and 1-based line (row, for parquet)."""
 
-    on_error: ``"raise"`` (default) raises :class:`BadRecord` at the first bad record; ``"skip"``
-    skips it and counts it in ``stats.skipped[reason]``. ``reserved_fields`` are output field names
-    a record must not already have (a selection would overwrite them): always an error.
-    """
+    path: Path
+    line: int
+    record: Dict[str, Any]
+
+
+def iter_located_records(specs: Union[PathLike, Sequence[PathLike]], text_field: Optional[str] = "text",
+                         on_error: str = "raise", stats: Optional[ReadStats] = None,
+                         reserved_fields: Sequence[str] = ()) -> Iterator[Located]:
+    """Like :func:`iter_records`, each record as ``Located(path, line, record)``, for callers that
+    check fields of their own and must name the line of a bad record."""
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
     stats = stats if stats is not None else ReadStats()
@@ -250,17 +263,35 @@ def iter_records(specs: Union[PathLike, Sequence[PathLike]], text_field: str = "
         if suffix == ".parquet":
             parsed = _records_in_parquet(path, text_field, reserved_fields)
         elif suffix == ".txt":
+            if text_field is None:
+                raise ValueError(f"{path}: a .txt file holds only texts; this input needs JSON records (.jsonl)")
             parsed = _records_in_txt(path, text_field)
         else:
             parsed = _records_in_jsonl(path, suffix, text_field, reserved_fields, stats)
-        for record, bad in parsed:
+        for number, record, bad in parsed:
             if bad is not None:
                 if on_error == "raise" or not bad.skippable:
                     raise bad
                 stats.skipped[bad.reason] += 1
                 continue
             stats.records += 1
-            yield record
+            yield Located(path, number, record)
+
+
+def iter_records(specs: Union[PathLike, Sequence[PathLike]], text_field: Optional[str] = "text",
+                 on_error: str = "raise", stats: Optional[ReadStats] = None,
+                 reserved_fields: Sequence[str] = ()) -> Iterator[Dict[str, Any]]:
+    """Stream the records of every file in ``specs``, in order, as dicts whose ``text_field`` holds
+    a non-empty string. Nothing is held beyond the current record.
+
+    on_error: ``"raise"`` (default) raises :class:`BadRecord` at the first bad record; ``"skip"``
+    skips it and counts it in ``stats.skipped[reason]``. ``reserved_fields`` are output field names
+    a record must not already have (a selection would overwrite them): always an error.
+    ``text_field=None`` accepts any JSON object, for records without a text (gold answers, say)
+    whose fields the caller checks.
+    """
+    for located in iter_located_records(specs, text_field, on_error, stats, reserved_fields):
+        yield located.record
 
 
 def iter_batches(specs: Union[PathLike, Sequence[PathLike]], batch_size: int = 4096, **kwargs) -> Iterator[List[Dict[str, Any]]]:

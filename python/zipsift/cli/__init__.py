@@ -8,13 +8,13 @@ from typing import List, Optional
 
 from .. import __version__
 from ..io import BadRecord
-from . import evaluate, select_dsir, select_zipfit
+from . import augment, evaluate, mixture, select_dsir, select_zipfit, synth
 from .common import UsageError
 
 # `zipsift select METHOD ...`: one module per selection method.
 SELECT_METHODS = [select_zipfit, select_dsir]
 # Other top-level commands: one module per command, each with register(subparsers).
-COMMANDS: list = [evaluate]
+COMMANDS: list = [mixture, synth, augment, evaluate]
 
 
 def _version() -> str:
