@@ -121,20 +121,25 @@ struct NgramMemo {
         entries = 0;
     }
 
-    std::uint32_t bucket(const std::uint8_t* key, std::size_t n, std::uint64_t m) {
+    void use_modulus(std::uint64_t m) {
         if (m != modulus) {
             clear();
             modulus = m;
         }
-        if (n > kMaxKey) return static_cast<std::uint32_t>(sha256_mod(key, n, m));
-        std::uint64_t h = fast_hash(key, n);
+    }
+
+    void prefetch(std::uint64_t h) const { __builtin_prefetch(&slots[h & (kSlots - 1)]); }
+
+    // The bucket of key (whose fast_hash is h) mod the modulus given to use_modulus.
+    std::uint32_t bucket(const std::uint8_t* key, std::size_t n, std::uint64_t h) {
+        if (n > kMaxKey) return static_cast<std::uint32_t>(sha256_mod(key, n, modulus));
         std::size_t i = h & (kSlots - 1);
         while (slots[i].used) {
             const Slot& s = slots[i];
             if (s.hash == h && s.length == n && std::memcmp(arena.data() + s.offset, key, n) == 0) return s.bucket;
             i = (i + 1) & (kSlots - 1);
         }
-        auto b = static_cast<std::uint32_t>(sha256_mod(key, n, m));
+        auto b = static_cast<std::uint32_t>(sha256_mod(key, n, modulus));
         if (entries >= kMaxEntries || arena.size() + n > kMaxArena) {
             clear();
             i = h & (kSlots - 1);
@@ -150,7 +155,12 @@ struct NgramHasher::Worker {
     std::vector<std::uint8_t> lowered;
     std::vector<std::pair<std::size_t, std::size_t>> tokens;  // (offset, length) in `lowered`
     std::vector<std::uint64_t> token_hash;                    // fast scheme
-    std::vector<std::uint8_t> joined;                         // compat scheme: "a b" of an n-gram
+    std::vector<std::uint8_t> joined;                         // compat scheme: "a b" of every n-gram, n >= 2
+    struct Key {
+        std::size_t offset, length;
+        bool joined;  // in `joined`, else in `lowered`
+    };
+    std::vector<Key> keys;                                    // compat scheme: every n-gram's bytes
     std::vector<std::uint32_t> out;                           // bucket of every n-gram
     std::unique_ptr<NgramMemo> memo;
     // Dense per-thread counts (B entries) and the buckets touched by the current text.
@@ -249,25 +259,37 @@ void NgramHasher::featurize(const std::uint8_t* text, std::size_t len, Worker& w
         }
         return;
     }
+    // Every n-gram's bytes first (unigrams in place, longer n-grams joined by one space), then their
+    // hashes, then the memo lookups with the slot of a lookup a few steps ahead prefetched: the
+    // table is larger than the caches, and overlapping its misses is most of the compat speed.
+    w.keys.clear();
+    w.joined.clear();
     for (int k = 1; k <= n_; ++k) {
         for (std::size_t i = 0; i + k <= m; ++i) {
-            const std::uint8_t* key;
-            std::size_t key_len;
             if (k == 1) {
-                key = s + w.tokens[i].first;
-                key_len = w.tokens[i].second;
-            } else {
-                w.joined.clear();
-                for (int j = 0; j < k; ++j) {
-                    if (j) w.joined.push_back(' ');
-                    const auto& t = w.tokens[i + j];
-                    w.joined.insert(w.joined.end(), s + t.first, s + t.first + t.second);
-                }
-                key = w.joined.data();
-                key_len = w.joined.size();
+                w.keys.push_back({w.tokens[i].first, w.tokens[i].second, false});
+                continue;
             }
-            w.out.push_back(w.memo->bucket(key, key_len, buckets_));
+            const std::size_t start = w.joined.size();
+            for (int j = 0; j < k; ++j) {
+                if (j) w.joined.push_back(' ');
+                const auto& t = w.tokens[i + j];
+                w.joined.insert(w.joined.end(), s + t.first, s + t.first + t.second);
+            }
+            w.keys.push_back({start, w.joined.size() - start, true});
         }
+    }
+    const std::size_t nk = w.keys.size();
+    auto key_data = [&](const Worker::Key& key) { return (key.joined ? w.joined.data() : s) + key.offset; };
+    w.token_hash.resize(nk);
+    for (std::size_t i = 0; i < nk; ++i) w.token_hash[i] = fast_hash(key_data(w.keys[i]), w.keys[i].length);
+    NgramMemo& memo = *w.memo;
+    memo.use_modulus(buckets_);
+    constexpr std::size_t kAhead = 12;
+    for (std::size_t i = 0; i < std::min(kAhead, nk); ++i) memo.prefetch(w.token_hash[i]);
+    for (std::size_t i = 0; i < nk; ++i) {
+        if (i + kAhead < nk) memo.prefetch(w.token_hash[i + kAhead]);
+        w.out.push_back(memo.bucket(key_data(w.keys[i]), w.keys[i].length, w.token_hash[i]));
     }
 }
 
