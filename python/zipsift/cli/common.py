@@ -20,10 +20,11 @@ class UsageError(Exception):
 class Progress:
     """A one-line progress meter on stderr (documents and documents/s), shown only on a terminal."""
 
-    def __init__(self, unit: str = "docs", enabled: Optional[bool] = None, stream=None):
+    def __init__(self, unit: str = "docs", enabled: Optional[bool] = None, stream=None, label: str = ""):
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.unit = unit
+        self.label = f"{label}: " if label else ""
         self.count = 0
         self.start = time.perf_counter()
         self._last_draw = 0.0
@@ -37,7 +38,7 @@ class Progress:
 
     def _draw(self, now: float) -> None:
         elapsed = max(now - self.start, 1e-9)
-        self.stream.write(f"\r  {self.count:,} {self.unit}  {self.count / elapsed:,.0f} {self.unit}/s  "
+        self.stream.write(f"\r  {self.label}{self.count:,} {self.unit}  {self.count / elapsed:,.0f} {self.unit}/s  "
                           f"{elapsed:,.1f} s ")
         self.stream.flush()
 
@@ -122,7 +123,12 @@ def add_select_arguments(parser: argparse.ArgumentParser, score_field: str) -> N
 
 class Selector(Protocol):
     def select(self, records, k=None, budget_bytes=None, text_field="text", batch_size=4096,
-               on_batch=None) -> List[ScoredRecord]: ...
+               on_batch=None, **options) -> List[ScoredRecord]: ...
+
+
+# fit(selector, records, on_batch): a first streaming pass over the sources, for methods that learn
+# from the pool before scoring it (DSIR fits p_R). It may read only a prefix of the records.
+FitPass = Callable[[Any, Any, Callable[[int], None]], None]
 
 
 def progress_enabled(args: argparse.Namespace) -> Optional[bool]:
@@ -130,9 +136,14 @@ def progress_enabled(args: argparse.Namespace) -> Optional[bool]:
 
 
 def run_select(args: argparse.Namespace, method: str, make_selector: Callable[[List[str]], Selector],
-               params: Dict[str, Any]) -> int:
+               params: Dict[str, Any], select_options: Optional[Dict[str, Any]] = None,
+               fit: Optional[FitPass] = None) -> int:
     """The `zipsift select METHOD` pipeline: read the targets, stream the sources through the
-    selector, write the kept records (unchanged, plus the score field) best first, and report."""
+    selector, write the kept records (unchanged, plus the score field) best first, and report.
+
+    ``select_options`` are passed on to ``selector.select`` (method-specific keywords). ``fit``, when
+    given, runs first as its own streaming pass over the sources (with its own progress line); the
+    report then has a ``fit`` entry with what that pass read."""
     start = time.perf_counter()
     target_stats = ReadStats()
     targets = read_texts(args.target, text_field=args.text_field, on_error=args.on_error, stats=target_stats)
@@ -140,12 +151,20 @@ def run_select(args: argparse.Namespace, method: str, make_selector: Callable[[L
         raise UsageError(f"no usable target records in {' '.join(args.target)}")
     selector = make_selector(targets)
 
+    fit_stats = None
+    if fit is not None:
+        fit_stats = ReadStats()
+        fit_records = iter_records(args.source, text_field=args.text_field, on_error=args.on_error,
+                                   stats=fit_stats, reserved_fields=(args.score_field,))
+        with Progress(enabled=progress_enabled(args), label="fit") as progress:
+            fit(selector, fit_records, progress.update)
+
     source_stats = ReadStats()
     records = iter_records(args.source, text_field=args.text_field, on_error=args.on_error, stats=source_stats,
                            reserved_fields=(args.score_field,))
-    with Progress(enabled=progress_enabled(args)) as progress:
+    with Progress(enabled=progress_enabled(args), label="score" if fit is not None else "") as progress:
         kept = selector.select(records, k=args.k, budget_bytes=args.budget_bytes, text_field=args.text_field,
-                               batch_size=args.batch_size, on_batch=progress.update)
+                               batch_size=args.batch_size, on_batch=progress.update, **(select_options or {}))
 
     selected_bytes = 0
     with AtomicWriter(args.out) as out:
@@ -174,6 +193,7 @@ def run_select(args: argparse.Namespace, method: str, make_selector: Callable[[L
             "budget_bytes": args.budget_bytes,
             "sources": source_stats.as_dict(),
             "targets": target_stats.as_dict(),
+            **({"fit": fit_stats.as_dict()} if fit_stats is not None else {}),
             "output": args.out,
             "seconds": round(seconds, 3),
             "build": build_info(),
