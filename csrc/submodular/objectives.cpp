@@ -11,6 +11,10 @@
 
 #include "simd.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace zipsift::submodular {
 
 void Objective::gains(const std::int64_t* js, std::size_t count, double* out, int threads,
@@ -47,13 +51,59 @@ void for_each_candidate(std::size_t n, int threads, const KeepGoing& keep_going,
         throw Cancelled{};
 }
 
+// Bit b of the result is bound[b] > floor[b], for b < count <= 64: which blocks a gain must read.
+// One compare instruction per 16 (AVX-512), 8 (AVX2) or 4 (SSE) blocks.
+enum class Isa { baseline, avx2, avx512 };
+inline std::uint64_t readable_blocks_baseline(const float* bound, const float* floor, std::size_t count) {
+    std::uint64_t m = 0;
+    std::size_t b = 0;
+#if defined(__SSE2__)
+    for (; b + 4 <= count; b += 4)
+        m |= static_cast<std::uint64_t>(_mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(bound + b), _mm_loadu_ps(floor + b))))
+             << b;
+#endif
+    for (; b < count; ++b) m |= static_cast<std::uint64_t>(bound[b] > floor[b]) << b;
+    return m;
+}
+#if ZS_X86_DISPATCH
+ZS_TARGET_AVX2 std::uint64_t readable_blocks_avx2(const float* bound, const float* floor, std::size_t count) {
+    std::uint64_t m = 0;
+    std::size_t b = 0;
+    for (; b + 8 <= count; b += 8) {
+        const __m256 gt = _mm256_cmp_ps(_mm256_loadu_ps(bound + b), _mm256_loadu_ps(floor + b), _CMP_GT_OQ);
+        m |= static_cast<std::uint64_t>(_mm256_movemask_ps(gt)) << b;
+    }
+    for (; b < count; ++b) m |= static_cast<std::uint64_t>(bound[b] > floor[b]) << b;
+    return m;
+}
+ZS_TARGET_AVX512 std::uint64_t readable_blocks_avx512(const float* bound, const float* floor, std::size_t count) {
+    std::uint64_t m = 0;
+    std::size_t b = 0;
+    for (; b + 16 <= count; b += 16)
+        m |= static_cast<std::uint64_t>(
+                 _mm512_cmp_ps_mask(_mm512_loadu_ps(bound + b), _mm512_loadu_ps(floor + b), _CMP_GT_OQ))
+             << b;
+    for (; b < count; ++b) m |= static_cast<std::uint64_t>(bound[b] > floor[b]) << b;
+    return m;
+}
+#endif
+
+template <Isa I>
+inline std::uint64_t readable_blocks(const float* bound, const float* floor, std::size_t count) {
+#if ZS_X86_DISPATCH
+    if constexpr (I == Isa::avx512) return readable_blocks_avx512(bound, floor, count);
+    if constexpr (I == Isa::avx2) return readable_blocks_avx2(bound, floor, count);
+#endif
+    return readable_blocks_baseline(bound, floor, count);
+}
+
 // sum_i max(0, min(col_i, cap_i) - cur_i), in float per entry and double per lane, over 16 fixed
 // lanes added in a fixed order: vectorised, yet the same bits on every instruction set and thread.
 //
 // With block bounds (Blocked), rows go in blocks of 16 (one 64-byte line of the column); a block
 // whose bound max_i min(s_ij, cap_i) is <= min_i cur_i can only add zeros, so it is not read. Adding
 // +0.0 leaves a lane unchanged, so skipping changes no bit of the result, only the memory traffic.
-template <bool Capped, bool Blocked>
+template <bool Capped, bool Blocked, Isa I>
 ZS_INLINE double fl_gain_body(const float* col, const float* cur, const float* cap, std::size_t n,
                               const float* bound, const float* floor_of_block) {
     typedef float v8f __attribute__((vector_size(32)));
@@ -86,11 +136,8 @@ ZS_INLINE double fl_gain_body(const float* col, const float* cur, const float* c
         // prefetched while this word's are added (a column is read at scattered places).
         const std::size_t words = (blocks + 63) / 64;
         auto build = [&](std::size_t w) {
-            const std::size_t b0 = w * 64, b1 = std::min(blocks, b0 + 64);
-            std::uint64_t m = 0;
-            for (std::size_t b = b0; b < b1; ++b)
-                m |= static_cast<std::uint64_t>(bound[b] > floor_of_block[b]) << (b - b0);
-            return m;
+            const std::size_t b0 = w * 64;
+            return readable_blocks<I>(bound + b0, floor_of_block + b0, std::min<std::size_t>(64, blocks - b0));
         };
         auto prefetch = [&](std::size_t w, std::uint64_t m) {
             for (; m; m &= m - 1) __builtin_prefetch(col + (w * 64 + __builtin_ctzll(m)) * 16);
@@ -128,15 +175,15 @@ ZS_INLINE double fl_gain_body(const float* col, const float* cur, const float* c
 
 #define ZS_FL_ARGS const float *col, const float *cur, const float *cap, std::size_t n, const float *bound, \
                    const float *floor_of_block
-#define ZS_FL_BODY                                                                                      \
-    if (bound) return cap ? fl_gain_body<true, true>(col, cur, cap, n, bound, floor_of_block)           \
-                          : fl_gain_body<false, true>(col, cur, cap, n, bound, floor_of_block);         \
-    return cap ? fl_gain_body<true, false>(col, cur, cap, n, bound, floor_of_block)                     \
-               : fl_gain_body<false, false>(col, cur, cap, n, bound, floor_of_block);
-double fl_gain_baseline(ZS_FL_ARGS) { ZS_FL_BODY }
+#define ZS_FL_BODY(I)                                                                                   \
+    if (bound) return cap ? fl_gain_body<true, true, I>(col, cur, cap, n, bound, floor_of_block)        \
+                          : fl_gain_body<false, true, I>(col, cur, cap, n, bound, floor_of_block);      \
+    return cap ? fl_gain_body<true, false, I>(col, cur, cap, n, bound, floor_of_block)                  \
+               : fl_gain_body<false, false, I>(col, cur, cap, n, bound, floor_of_block);
+double fl_gain_baseline(ZS_FL_ARGS) { ZS_FL_BODY(Isa::baseline) }
 #if ZS_X86_DISPATCH
-ZS_TARGET_AVX2 double fl_gain_avx2(ZS_FL_ARGS) { ZS_FL_BODY }
-ZS_TARGET_AVX512 double fl_gain_avx512(ZS_FL_ARGS) { ZS_FL_BODY }
+ZS_TARGET_AVX2 double fl_gain_avx2(ZS_FL_ARGS) { ZS_FL_BODY(Isa::avx2) }
+ZS_TARGET_AVX512 double fl_gain_avx512(ZS_FL_ARGS) { ZS_FL_BODY(Isa::avx512) }
 #endif
 #undef ZS_FL_BODY
 #undef ZS_FL_ARGS
