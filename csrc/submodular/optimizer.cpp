@@ -153,7 +153,7 @@ void lazy(Run& run, std::size_t n, std::size_t budget) {
     // kSerial candidates, it re-evaluates the next stale tops in batches as large as all it has done
     // so far, on threads. Batches can only overshoot (evaluate a candidate that was not needed), by
     // at most the last batch, and never change the pick.
-    constexpr std::size_t kSerial = 32, kMaxBatch = 4096;
+    constexpr std::size_t kSerial = 8, kMaxBatch = 4096;
     std::vector<std::int64_t> js;
     std::vector<double> fresh;
     std::size_t evaluated_this_step = 0;
