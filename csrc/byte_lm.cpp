@@ -5,20 +5,13 @@
 #include <stdexcept>
 #include <string>
 
+#include "mix64.h"
 #include "parallel.h"
 
 namespace zipsift {
 
 namespace {
 
-inline std::uint64_t mix(std::uint64_t k) {
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdull;
-    k ^= k >> 33;
-    k *= 0xc4ceb9fe1a85ec53ull;
-    k ^= k >> 33;
-    return k;
-}
 
 constexpr int kMaxOrder = 16;
 
@@ -28,13 +21,13 @@ inline void context_hashes(const std::uint8_t* s, std::size_t i, int order, std:
     std::uint64_t h = 0x9E3779B97F4A7C15ull;
     for (int k = 1; k < order; ++k) {
         std::uint64_t sym = i >= static_cast<std::size_t>(k) ? s[i - k] : 256u;
-        h = mix(h + sym + (static_cast<std::uint64_t>(k) << 12));
+        h = fmix64(h + sym + (static_cast<std::uint64_t>(k) << 12));
         ctx[k] = h;
     }
 }
 
 inline std::uint64_t pair_slot(std::uint64_t ctx, std::uint8_t b, std::uint64_t mask) {
-    return mix(ctx ^ (0x100000001B3ull * (b + 1))) & mask;
+    return fmix64(ctx ^ (0x100000001B3ull * (b + 1))) & mask;
 }
 
 std::size_t grain_for(std::size_t n, int threads) {
@@ -75,7 +68,7 @@ void ByteNgramLM::fit(const Tape& texts, int threads, const KeepGoing& keep_goin
                                        ++local[b];
                                        context_hashes(s, i, order_, ctx);
                                        for (int k = 1; k < order_; ++k) {
-                                           const std::uint64_t cs = mix(ctx[k]) & mask_;
+                                           const std::uint64_t cs = fmix64(ctx[k]) & mask_;
                                            const std::uint64_t ps = pair_slot(ctx[k], b, mask_);
                                            pair_counts_[ps].fetch_add(1, std::memory_order_relaxed);
                                            ctx_counts_[cs].fetch_add(1, std::memory_order_relaxed);
@@ -107,7 +100,7 @@ void ByteNgramLM::bits(const Tape& texts, int threads, const KeepGoing& keep_goi
                                        double p = p0[b];
                                        context_hashes(s, i, order_, ctx);
                                        for (int k = 1; k < order_; ++k) {
-                                           const std::uint64_t cs = mix(ctx[k]) & mask_;
+                                           const std::uint64_t cs = fmix64(ctx[k]) & mask_;
                                            const double c = ctx_counts_[cs].load(std::memory_order_relaxed);
                                            if (c == 0) break;  // an unseen context has no longer seen extension
                                            // A collision can inflate the pair count; a count above its

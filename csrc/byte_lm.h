@@ -18,7 +18,7 @@
 #include <memory>
 #include <vector>
 
-#include "ncd.h"  // KeepGoing, Cancelled
+#include "parallel.h"
 #include "tape.h"
 
 namespace zipsift {

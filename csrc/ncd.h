@@ -7,15 +7,10 @@
 #include <functional>
 
 #include "codec.h"
+#include "parallel.h"
 #include "tape.h"
 
 namespace zipsift {
-
-// Returned by the polling callback to keep going; false cancels (Ctrl-C).
-using KeepGoing = std::function<bool()>;
-
-// Thrown when a call was cancelled through KeepGoing.
-struct Cancelled {};
 
 // C(s) for every item; out has texts.size() entries.
 void compressed_sizes(const Tape& texts, const CodecSpec& codec, int threads, const KeepGoing& keep_going,

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "mix64.h"
 #include "parallel.h"
 #include "sha256.h"
 
@@ -13,14 +14,6 @@ namespace {
 
 constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ull;
 
-inline std::uint64_t fmix64(std::uint64_t k) {
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdull;
-    k ^= k >> 33;
-    k *= 0xc4ceb9fe1a85ec53ull;
-    k ^= k >> 33;
-    return k;
-}
 
 inline std::uint64_t load64(const std::uint8_t* p) {
     std::uint64_t v;
@@ -166,6 +159,15 @@ struct NgramHasher::Worker {
     // Dense per-thread counts (B entries) and the buckets touched by the current text.
     std::vector<std::int32_t> dense;
     std::vector<std::uint32_t> touched;
+
+    // Counts `out` per bucket into `dense`, listing each bucket once in `touched`. The caller
+    // reads those entries and sets them back to zero.
+    void count_buckets(std::uint64_t buckets) {
+        if (dense.empty()) dense.assign(buckets, 0);
+        touched.clear();
+        for (std::uint32_t b : out)
+            if (dense[b]++ == 0) touched.push_back(b);
+    }
 };
 
 NgramHasher::NgramHasher(int n, std::uint64_t buckets, NgramScheme scheme,
@@ -302,27 +304,33 @@ std::size_t grain_for(std::size_t n, int threads) {
 
 }  // namespace
 
-void NgramHasher::accumulate(const Tape& texts, int threads, const KeepGoing& keep_going,
-                             std::int64_t* counts) const {
+void NgramHasher::for_each_featurized(const Tape& texts, int threads, const KeepGoing& keep_going,
+                                      const std::function<void(Worker&, int, std::size_t)>& visit) const {
     const int nthreads = resolve_threads(threads);
     std::vector<Worker> workers(nthreads);
-    std::vector<std::vector<std::int64_t>> partial(nthreads);
-    for (int t = 0; t < nthreads; ++t) {
-        if (scheme_ == NgramScheme::compat) workers[t].memo = borrow_memo();
-    }
+    if (scheme_ == NgramScheme::compat)
+        for (auto& w : workers) w.memo = borrow_memo();
     bool ok = parallel_for(texts.size(), grain_for(texts.size(), threads), nthreads,
                            [&](int worker, std::size_t begin, std::size_t end) {
                                Worker& w = workers[worker];
-                               auto& c = partial[worker];
-                               if (c.empty()) c.assign(buckets_, 0);
                                for (std::size_t i = begin; i < end; ++i) {
                                    featurize(texts.data(i), texts.length(i), w);
-                                   for (std::uint32_t b : w.out) ++c[b];
+                                   visit(w, worker, i);
                                }
                            },
                            keep_going);
     for (auto& w : workers) give_back(std::move(w.memo));
     if (!ok) throw Cancelled{};
+}
+
+void NgramHasher::accumulate(const Tape& texts, int threads, const KeepGoing& keep_going,
+                             std::int64_t* counts) const {
+    std::vector<std::vector<std::int64_t>> partial(resolve_threads(threads));
+    for_each_featurized(texts, threads, keep_going, [&](Worker& w, int worker, std::size_t) {
+        auto& c = partial[worker];
+        if (c.empty()) c.assign(buckets_, 0);
+        for (std::uint32_t b : w.out) ++c[b];
+    });
     // Integer sums: the same whatever the split across threads.
     for (const auto& c : partial)
         for (std::size_t b = 0; b < c.size(); ++b) counts[b] += c[b];
@@ -330,66 +338,33 @@ void NgramHasher::accumulate(const Tape& texts, int threads, const KeepGoing& ke
 
 void NgramHasher::dot(const Tape& texts, const double* weights, int threads, const KeepGoing& keep_going,
                       double* out, std::int64_t* totals) const {
-    const int nthreads = resolve_threads(threads);
-    std::vector<Worker> workers(nthreads);
-    for (int t = 0; t < nthreads; ++t) {
-        if (scheme_ == NgramScheme::compat) workers[t].memo = borrow_memo();
-    }
-    bool ok = parallel_for(texts.size(), grain_for(texts.size(), threads), nthreads,
-                           [&](int worker, std::size_t begin, std::size_t end) {
-                               Worker& w = workers[worker];
-                               if (w.dense.empty()) w.dense.assign(buckets_, 0);
-                               for (std::size_t i = begin; i < end; ++i) {
-                                   featurize(texts.data(i), texts.length(i), w);
-                                   // Count per bucket first, then one product per bucket (as a dot
-                                   // with the count vector does): fewer roundings than one addition
-                                   // per n-gram.
-                                   w.touched.clear();
-                                   for (std::uint32_t b : w.out)
-                                       if (w.dense[b]++ == 0) w.touched.push_back(b);
-                                   double sum = 0.0;
-                                   for (std::uint32_t b : w.touched) {
-                                       sum += static_cast<double>(w.dense[b]) * weights[b];
-                                       w.dense[b] = 0;
-                                   }
-                                   out[i] = sum;
-                                   if (totals) totals[i] = static_cast<std::int64_t>(w.out.size());
-                               }
-                           },
-                           keep_going);
-    for (auto& w : workers) give_back(std::move(w.memo));
-    if (!ok) throw Cancelled{};
+    for_each_featurized(texts, threads, keep_going, [&](Worker& w, int, std::size_t i) {
+        // Count per bucket first, then one product per bucket (as a dot with the count vector
+        // does): fewer roundings than one addition per n-gram.
+        w.count_buckets(buckets_);
+        double sum = 0.0;
+        for (std::uint32_t b : w.touched) {
+            sum += static_cast<double>(w.dense[b]) * weights[b];
+            w.dense[b] = 0;
+        }
+        out[i] = sum;
+        if (totals) totals[i] = static_cast<std::int64_t>(w.out.size());
+    });
 }
 
 NgramHasher::Csr NgramHasher::counts_csr(const Tape& texts, int threads, const KeepGoing& keep_going) const {
-    const int nthreads = resolve_threads(threads);
     const std::size_t n = texts.size();
-    std::vector<Worker> workers(nthreads);
-    for (int t = 0; t < nthreads; ++t) {
-        if (scheme_ == NgramScheme::compat) workers[t].memo = borrow_memo();
-    }
     std::vector<std::vector<std::pair<std::int32_t, std::int32_t>>> rows(n);
-    bool ok = parallel_for(n, grain_for(n, threads), nthreads,
-                           [&](int worker, std::size_t begin, std::size_t end) {
-                               Worker& w = workers[worker];
-                               if (w.dense.empty()) w.dense.assign(buckets_, 0);
-                               for (std::size_t i = begin; i < end; ++i) {
-                                   featurize(texts.data(i), texts.length(i), w);
-                                   w.touched.clear();
-                                   for (std::uint32_t b : w.out)
-                                       if (w.dense[b]++ == 0) w.touched.push_back(b);
-                                   std::sort(w.touched.begin(), w.touched.end());
-                                   auto& row = rows[i];
-                                   row.reserve(w.touched.size());
-                                   for (std::uint32_t b : w.touched) {
-                                       row.emplace_back(static_cast<std::int32_t>(b), w.dense[b]);
-                                       w.dense[b] = 0;
-                                   }
-                               }
-                           },
-                           keep_going);
-    for (auto& w : workers) give_back(std::move(w.memo));
-    if (!ok) throw Cancelled{};
+    for_each_featurized(texts, threads, keep_going, [&](Worker& w, int, std::size_t i) {
+        w.count_buckets(buckets_);
+        std::sort(w.touched.begin(), w.touched.end());
+        auto& row = rows[i];
+        row.reserve(w.touched.size());
+        for (std::uint32_t b : w.touched) {
+            row.emplace_back(static_cast<std::int32_t>(b), w.dense[b]);
+            w.dense[b] = 0;
+        }
+    });
     Csr csr;
     csr.indptr.resize(n + 1, 0);
     for (std::size_t i = 0; i < n; ++i) csr.indptr[i + 1] = csr.indptr[i] + static_cast<std::int64_t>(rows[i].size());

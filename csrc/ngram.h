@@ -17,12 +17,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
-#include "ncd.h"  // KeepGoing, Cancelled
+#include "parallel.h"
 #include "tape.h"
 
 namespace zipsift {
@@ -78,6 +79,10 @@ private:
     std::unique_ptr<NgramMemo> borrow_memo() const;
     void give_back(std::unique_ptr<NgramMemo> memo) const;
     void featurize(const std::uint8_t* text, std::size_t len, Worker& w) const;
+    // Featurizes every text on `threads` workers, each with its own borrowed memo, and calls
+    // visit(w, worker, i) with w.out holding text i's buckets. Throws Cancelled on Ctrl-C.
+    void for_each_featurized(const Tape& texts, int threads, const KeepGoing& keep_going,
+                             const std::function<void(Worker&, int, std::size_t)>& visit) const;
 
     int n_;
     std::uint64_t buckets_;

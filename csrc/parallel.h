@@ -11,6 +11,12 @@
 
 namespace zipsift {
 
+// Polled on the calling thread while workers run: false cancels the call (Ctrl-C).
+using KeepGoing = std::function<bool()>;
+
+// Thrown by a batched entry point that was cancelled through KeepGoing.
+struct Cancelled {};
+
 // Cores this process may run on (its affinity mask), never less than 1.
 int usable_cores();
 

@@ -5,7 +5,7 @@
 
 #include <utility>
 
-#include "../ncd.h"
+#include "../parallel.h"
 #include "../tape.h"
 
 namespace zipsift::py_support {
