@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+from sigint import interrupt_script
 
 from zipsift import submodular as sm
 
@@ -429,3 +430,40 @@ def test_log_determinant_rejects_non_symmetric_sparse_and_indefinite_kernels():
     # Rank 1 with no regularizer: the second pick has a zero Schur complement.
     with pytest.raises(ValueError, match="positive definite"):
         sm.log_determinant(np.ones((5, 5), dtype=np.float32), 3, regularizer=0.0)
+
+
+# ---- Ctrl-C -------------------------------------------------------------------------------
+
+
+def test_ctrl_c_stops_a_knn_kernel_build(tmp_path):
+    out = interrupt_script(tmp_path, """
+        import sys
+        import numpy as np
+        from zipsift import submodular as sm
+        X = np.random.default_rng(0).random((400_000, 64), dtype=np.float32)
+        print("ready", flush=True)
+        try:
+            sm.kernel(X, knn=32)   # 1.6e11 dot products: minutes
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+            sys.exit(0)
+        print("finished", flush=True)
+    """)
+    assert out == "interrupted"
+
+
+def test_ctrl_c_stops_a_long_maximisation(tmp_path):
+    out = interrupt_script(tmp_path, """
+        import sys
+        import numpy as np
+        from zipsift import submodular as sm
+        K = sm.kernel(np.random.default_rng(0).random((6000, 8), dtype=np.float32))
+        print("ready", flush=True)
+        try:
+            sm.facility_location(K, 6000, optimizer="naive", threads=1)   # 2e11 terms: minutes
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+            sys.exit(0)
+        print("finished", flush=True)
+    """)
+    assert out == "interrupted"
