@@ -23,7 +23,12 @@ void Objective::gains(const std::int64_t* js, std::size_t count, double* out, in
     constexpr double kWorthThreads = 2e5;
     const double cost = std::max(1.0, gain_cost());
     if (resolve_threads(threads) == 1 || count * cost < kWorthThreads) {
-        for (std::size_t k = 0; k < count; ++k) out[k] = gain(static_cast<std::size_t>(js[k]));
+        // On the calling thread: poll for Ctrl-C every ~1e7 terms, as parallel_for would.
+        const std::size_t poll_every = std::max<std::size_t>(1, static_cast<std::size_t>(1e7 / cost));
+        for (std::size_t k = 0; k < count; ++k) {
+            out[k] = gain(static_cast<std::size_t>(js[k]));
+            if ((k + 1) % poll_every == 0 && keep_going && !keep_going()) throw Cancelled{};
+        }
         return;
     }
     const std::size_t grain = std::max<std::size_t>(1, static_cast<std::size_t>(kWorthThreads / 4 / cost));
