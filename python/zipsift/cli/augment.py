@@ -8,7 +8,8 @@ import time
 
 from .. import __version__
 from ..io import ReadStats, iter_records, write_jsonl
-from .common import Progress, UsageError, non_negative_int, positive_int, progress_enabled, write_report
+from .common import (Progress, UsageError, add_execution_arguments, non_negative_int, positive_int, progress_enabled,
+                     write_report)
 
 DESCRIPTION = """\
 Augment fine-tuning data with a model's own in-context inferences (Lampinen et al. 2025).
@@ -63,7 +64,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                          help="NCD at or below which two inferences of a document are duplicates (default 0.12)")
         aug.add_argument("--exact-only", action="store_true", help="drop exact duplicates only, no NCD")
         p.add_argument("--report", metavar="REPORT.json", help="write counts and settings as JSON")
-        p.add_argument("--progress", choices=("auto", "always", "never"), default="auto")
+        add_execution_arguments(p, threads=False)
         p.set_defaults(run=run_augment, strategy=name)
 
     split = sub.add_parser("split", help="one example per sentence or per sentence prefix")

@@ -113,12 +113,19 @@ def add_select_arguments(parser: argparse.ArgumentParser, score_field: str) -> N
     out.add_argument("--score-field", default=score_field,
                      help=f"field added to each output record with its score (default: {score_field})")
     out.add_argument("--report", metavar="REPORT.json", help="write a JSON report of the run")
-    run = parser.add_argument_group("execution")
-    run.add_argument("--threads", type=non_negative_int, default=0,
-                     help="worker threads (default 0: every core this process may use)")
+    run = add_execution_arguments(parser)
     run.add_argument("--batch-size", type=positive_int, default=4096, help="records scored per batch (default 4096)")
+
+
+def add_execution_arguments(parser: argparse.ArgumentParser, threads: bool = True):
+    """--threads and --progress, in an "execution" group (returned, for more options)."""
+    run = parser.add_argument_group("execution")
+    if threads:
+        run.add_argument("--threads", type=non_negative_int, default=0,
+                         help="worker threads (default 0: every core this process may use)")
     run.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                      help="progress on stderr: on a terminal only (auto), always, never")
+    return run
 
 
 class Selector(Protocol):

@@ -10,7 +10,8 @@ from typing import Any, Dict, List
 from .. import __version__
 from ..evaluate import DEFAULT_MAX_DICT_BYTES, PROXIES, SelectionEvaluator
 from ..io import ReadStats, iter_records, read_texts
-from .common import Progress, UsageError, non_negative_int, positive_int, progress_enabled, resolved_threads, write_report
+from .common import (Progress, UsageError, add_execution_arguments, positive_int, progress_enabled, resolved_threads,
+                     write_report)
 
 DESCRIPTION = """\
 For each selection (a JSONL file, e.g. the output of `zipsift select`), fit cheap models on its
@@ -54,11 +55,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="prior weight of the shorter context in the n-gram model (default 32)")
     proxy.add_argument("--table-bits", type=positive_int, default=22,
                        help="log2 of the n-gram model's counters per table (default 22)")
-    run_group = parser.add_argument_group("execution")
-    run_group.add_argument("--threads", type=non_negative_int, default=0,
-                           help="worker threads (default 0: every core this process may use)")
-    run_group.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
-                           help="progress on stderr: on a terminal only (auto), always, never")
+    add_execution_arguments(parser)
     parser.set_defaults(run=run)
 
 

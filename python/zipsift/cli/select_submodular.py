@@ -11,8 +11,8 @@ import numpy as np
 from .. import __version__
 from ..io import AtomicWriter, ReadStats, dumps_record, iter_records
 from ..ncd import build_info
-from .common import (Progress, UsageError, non_negative_int, positive_int, progress_enabled, resolved_threads,
-                     write_report)
+from .common import (Progress, UsageError, add_execution_arguments, non_negative_int, positive_int, progress_enabled,
+                     resolved_threads, write_report)
 
 OBJECTIVES = {"fl": "facility_location", "flmi": "flmi", "flcg": "flcg", "graphcut": "graph_cut",
               "logdet": "log_determinant"}
@@ -98,11 +98,7 @@ def register(select_commands: argparse._SubParsersAction) -> None:
     out.add_argument("--gain-field", default="submodular_gain",
                      help="with --source: field added to each record with its gain (default: submodular_gain)")
     out.add_argument("--report", metavar="REPORT.json", help="write a JSON report of the run")
-    run_group = parser.add_argument_group("execution")
-    run_group.add_argument("--threads", type=non_negative_int, default=0,
-                           help="worker threads (default 0: every core this process may use)")
-    run_group.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
-                           help="progress on stderr: on a terminal only (auto), always, never")
+    add_execution_arguments(parser)
     parser.set_defaults(run=run)
 
 
