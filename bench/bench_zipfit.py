@@ -18,7 +18,7 @@ import zipsift
 
 N_CANDIDATES = 200
 N_TARGETS = 40
-ROUNDS = 5
+ROUNDS = 7
 
 
 def python_alignment(candidates, targets, level=9):

@@ -40,9 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    select = commands.add_parser("select", help="keep the best records of a pool",
-                                 description="Keep the records of a pool that best match a target. "
-                                             "Run `zipsift select METHOD --help` for a method's options.")
+    select = commands.add_parser("select", help="choose the records of a pool to train on",
+                                 description="Choose the records of a pool to train on: the ones most like a "
+                                             "target set (zipfit, dsir), or a representative, diverse subset "
+                                             "(submodular). Run `zipsift select METHOD --help` for a method's "
+                                             "options.")
     methods = select.add_subparsers(title="methods", metavar="METHOD")
     for module in SELECT_METHODS:
         module.register(methods)
