@@ -39,6 +39,7 @@ def test_cli_fl_picks_equal_the_library_and_report_is_written(pool, capsys):
     assert rep["records_selected"] == 20 and rep["pool_size"] == 200
     assert rep["objective_value"] == pytest.approx(expect.objective)
     assert rep["kernel"] == {"kind": "dense", "metric": "cosine", "shape": [200, 200], "bytes": 160000}
+    assert rep["params"]["negative_similarities_clipped_to_zero"] is True
     err = capsys.readouterr().err
     assert "picks" in err and "picked 20 of 200" in err
 

@@ -137,7 +137,10 @@ def run(args: argparse.Namespace) -> int:
     budget = sm.resolve_budget(args.budget, n)
 
     t0 = time.perf_counter()
-    K = sm.kernel(X, args.metric, knn=args.knn, gamma=args.gamma, clip_negative=name != "log_determinant",
+    # Facility-location-family objectives need s >= 0: the command clips negative similarities to 0
+    # (documented in --help) and records that in the report; log-determinant takes them as they are.
+    clip_negative = name != "log_determinant"
+    K = sm.kernel(X, args.metric, knn=args.knn, gamma=args.gamma, clip_negative=clip_negative,
                   threads=args.threads)
     side_k = None if side is None else sm.kernel(X, args.metric, knn=1, Y=side, gamma=args.gamma,
                                                  clip_negative=True, threads=args.threads)
@@ -201,7 +204,8 @@ def run(args: argparse.Namespace) -> int:
             "params": {"objective": args.objective, "optimizer": args.optimizer, "budget": args.budget,
                        "metric": args.metric, "knn": args.knn, "eta": args.eta, "nu": args.nu,
                        "lambda": args.lambda_, "regularizer": args.regularizer, "epsilon": args.epsilon,
-                       "seed": args.seed, "stop_if_zero_gain": args.stop_if_zero_gain},
+                       "seed": args.seed, "stop_if_zero_gain": args.stop_if_zero_gain,
+                       "negative_similarities_clipped_to_zero": clip_negative},
             "threads": resolved_threads(args.threads),
             "pool_size": n,
             "dimensions": int(X.shape[1]),
