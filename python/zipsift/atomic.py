@@ -278,11 +278,13 @@ def check_distinct(outputs: Sequence[tuple], inputs: Sequence[tuple] = ()) -> No
             if same_file(a, b):
                 raise OutputError(f"{name_a} and {name_b} are the same file ({a}); give them different names")
     for name_in, spec in inputs:
-        specs = spec if isinstance(spec, (list, tuple)) else [spec]
+        specs = [s for s in (spec if isinstance(spec, (list, tuple)) else [spec]) if s is not None]
+        if not specs:
+            continue
         try:
             files = expand_paths(specs)
-        except (OSError, ValueError):
-            continue  # the reader reports a missing or unsupported input in its own words
+        except (OSError, ValueError):  # not a dataset (an .npy, a .csv): compare the files as given
+            files = [Path(s) for s in specs if os.path.isfile(s)]
         for name_out, out in outs:
             if is_stdout(out):
                 continue

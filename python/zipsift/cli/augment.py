@@ -8,8 +8,8 @@ import time
 
 from .. import __version__
 from ..io import ReadStats, iter_records, write_jsonl
-from .common import (Progress, UsageError, add_execution_arguments, non_negative_int, positive_int, progress_enabled,
-                     write_report)
+from .common import (JSONL_OUTPUT, Progress, UsageError, add_execution_arguments, check_outputs, non_negative_int,
+                     positive_int, progress_enabled, write_report)
 
 DESCRIPTION = """\
 Augment fine-tuning data with a model's own in-context inferences (Lampinen et al. 2025).
@@ -97,6 +97,8 @@ def run_augment(args: argparse.Namespace) -> int:
     from ..augment import (GLOBAL_TEMPLATE, LOCAL_TEMPLATE, NEAR_THRESHOLD, GenerationError, OpenAIChat,
                            global_augment, local_augment)
 
+    check_outputs([("--out", args.out), ("--report", args.report)],
+                  [("--in", args.inputs), ("--template", args.template)], {"--out": JSONL_OUTPUT})
     if args.exact_only and args.near_threshold is not None:
         raise UsageError("--exact-only and --near-threshold exclude each other")
     near = None if args.exact_only else (NEAR_THRESHOLD if args.near_threshold is None else args.near_threshold)
@@ -146,6 +148,7 @@ def run_augment(args: argparse.Namespace) -> int:
 def run_split(args: argparse.Namespace) -> int:
     from ..augment import sentence_examples
 
+    check_outputs([("--out", args.out)], [("--in", args.inputs)], {"--out": JSONL_OUTPUT})
     records = iter_records(args.inputs, text_field=args.text_field)
     n = write_jsonl(args.out, sentence_examples(records, args.mode, id_field=args.id_field, text_field=args.text_field))
     print(f"zipsift augment split: {n:,} examples ({args.mode}) -> {args.out}", file=sys.stderr)
@@ -155,6 +158,8 @@ def run_split(args: argparse.Namespace) -> int:
 def run_dataset(args: argparse.Namespace) -> int:
     from ..augment import reversal_dataset, syllogism_dataset
 
+    check_outputs([("--train", args.train), ("--test", args.test)],
+                  suffixes={"--train": JSONL_OUTPUT, "--test": JSONL_OUTPUT})
     data = (reversal_dataset if args.kind == "reversal" else syllogism_dataset)(args.n, seed=args.seed)
     write_jsonl(args.train, data["train"])
     write_jsonl(args.test, data["test"])

@@ -10,8 +10,8 @@ from typing import Any, Dict, List
 from .. import __version__
 from ..evaluate import DEFAULT_MAX_DICT_BYTES, PROXIES, SelectionEvaluator
 from ..io import ReadStats, iter_records, read_texts
-from .common import (Progress, UsageError, add_execution_arguments, positive_int, progress_enabled, resolved_threads,
-                     write_report)
+from .common import (Progress, UsageError, add_execution_arguments, check_outputs, positive_int, progress_enabled,
+                     resolved_threads, write_report)
 
 DESCRIPTION = """\
 For each selection (a JSONL file, e.g. the output of `zipsift select`), fit cheap models on its
@@ -74,6 +74,7 @@ def format_table(rows: List[Dict[str, Any]], proxies) -> str:
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     proxies = tuple(p for p in PROXIES if p in args.proxies)
+    check_outputs([("--json", args.json)], [("SEL", args.selections), ("--heldout", args.heldout)])
     heldout_stats = ReadStats()
     heldout = read_texts(args.heldout, text_field=args.text_field, on_error=args.on_error, stats=heldout_stats)
     if not heldout:

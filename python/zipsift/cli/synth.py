@@ -8,7 +8,7 @@ from typing import Dict
 
 from .. import __version__
 from ..io import BadRecord, iter_located_records
-from .common import UsageError, positive_int, write_report
+from .common import UsageError, check_outputs, positive_int, write_report
 
 DESCRIPTION = """\
 Compare models' sampled solutions at matched compute (Bansal et al. 2024, "Smaller, Weaker, Yet
@@ -144,6 +144,7 @@ def _read_samples(args, gold, models):
 def run_report(args: argparse.Namespace) -> int:
     from ..synth import matched_report
 
+    check_outputs([("--json", args.json)], [("SAMPLES.jsonl", args.samples), ("--gold", args.gold)])
     gold = _read_gold(args)
     costs = args.params or args.price
     names = [m for m, _ in costs]
