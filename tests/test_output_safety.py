@@ -80,10 +80,12 @@ def test_dangling_symlink_creates_its_target(tmp_path):
     assert link.is_symlink() and (tmp_path / "new.jsonl").read_text() == '{"text": "a"}\n'
 
 
-def test_out_dash_streams_to_stdout(tmp_path, capfd):
+def test_out_dash_streams_to_stdout(tmp_path, capfd, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # were "-" taken as a file name, it would land here
     assert select(tmp_path, out="-") == 0
     lines = capfd.readouterr().out.splitlines()
     assert len(lines) == 3 and all("zipfit_score" in json.loads(line) for line in lines)
+    assert not (tmp_path / "-").exists()
 
 
 def test_empty_out_path_is_one_clear_error(tmp_path, capsys):
