@@ -253,6 +253,6 @@ def run_select(args: argparse.Namespace, method: str, make_selector: Callable[[L
 def empty_source(specs, stats: ReadStats) -> UsageError:
     """The error for a pool without one usable record."""
     skipped = sum(stats.skipped.values())
-    why = (f"all {skipped:,} records were bad and skipped ({', '.join(sorted(stats.skipped))})" if skipped
-           else "it holds no records")
+    counts = ", ".join(f"{reason} {n:,}" for reason, n in sorted(stats.skipped.items()))
+    why = f"no usable record; skipped: {counts}" if skipped else "it holds no records"
     return UsageError(f"--source {' '.join(map(str, specs))}: {why}; there is nothing to select from")
