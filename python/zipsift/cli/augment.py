@@ -43,15 +43,17 @@ def register(commands: argparse._SubParsersAction) -> None:
         _io_arguments(p)
         model = p.add_argument_group("model")
         model.add_argument("--endpoint", required=True, metavar="URL", help="API root, e.g. http://127.0.0.1:8000/v1")
-        model.add_argument("--model", required=True, metavar="NAME")
+        model.add_argument("--model", required=True, metavar="NAME", help="model name the server serves")
         model.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="VAR",
                            help="environment variable holding the API key (default OPENAI_API_KEY; unset = none)")
         model.add_argument("--template", metavar="FILE", help="prompt template file with {text}"
                                                              + (" and {corpus}" if name == "global" else ""))
-        model.add_argument("--temperature", type=float, default=0.0)
+        model.add_argument("--temperature", type=float, default=0.0,
+                           help="sampling temperature (default 0: the most likely answer)")
         model.add_argument("--max-tokens", type=positive_int, help="cap on generated tokens per call")
         model.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default 120)")
-        model.add_argument("--max-retries", type=non_negative_int, default=3)
+        model.add_argument("--max-retries", type=non_negative_int, default=3,
+                           help="retries of a failed or timed-out request before giving up (default 3)")
         model.add_argument("--concurrency", type=positive_int, default=4, help="requests in flight (default 4)")
         aug = p.add_argument_group("augmentation")
         if name == "local":
@@ -69,17 +71,23 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     split = sub.add_parser("split", help="one example per sentence or per sentence prefix")
     _io_arguments(split)
-    split.add_argument("--mode", choices=("independent", "cumulative"), default="independent")
+    split.add_argument("--mode", choices=("independent", "cumulative"), default="independent",
+                       help="independent: one example per sentence (default); cumulative: one per prefix of "
+                            "1, 2, ... sentences")
     split.set_defaults(run=run_split)
 
     dataset = sub.add_parser("dataset", help="write a controlled nonsense-word test set",
                              description="Write the train documents and multiple-choice test items of a "
                                          "reversal or syllogism set (Lampinen et al. 2025), reproducible from --seed.")
-    dataset.add_argument("kind", choices=("reversal", "syllogism"))
+    dataset.add_argument("kind", choices=("reversal", "syllogism"),
+                         help="reversal: one fact per document ('a are r than b'), tested on its converse; syllogism: "
+                              "two premises per document, tested on what follows")
     dataset.add_argument("--n", type=positive_int, required=True, help="facts (reversal) or syllogisms")
-    dataset.add_argument("--seed", type=int, default=0)
-    dataset.add_argument("--train", required=True, metavar="TRAIN.jsonl")
-    dataset.add_argument("--test", required=True, metavar="TEST.jsonl")
+    dataset.add_argument("--seed", type=int, default=0, help="seed of the nonsense words and items (default 0)")
+    dataset.add_argument("--train", required=True, metavar="TRAIN.jsonl",
+                         help="the train documents, written atomically (.jsonl, .jsonl.gz, .jsonl.zst)")
+    dataset.add_argument("--test", required=True, metavar="TEST.jsonl",
+                         help="the multiple-choice test items, written atomically")
     dataset.set_defaults(run=run_dataset)
     parser.set_defaults(run=lambda args: (parser.print_help(sys.stderr), 2)[1])
 
@@ -89,7 +97,7 @@ def _io_arguments(p: argparse.ArgumentParser) -> None:
     io.add_argument("--in", dest="inputs", nargs="+", required=True, metavar="DOCS",
                     help="documents: .jsonl(.gz/.zst), .parquet or .txt files, directories or globs")
     io.add_argument("--out", required=True, metavar="OUT.jsonl", help="output records, written atomically")
-    io.add_argument("--text-field", default="text")
+    io.add_argument("--text-field", default="text", help="field holding the document text (default: text)")
     io.add_argument("--id-field", default="id", help="field with the document id (default id; else its position)")
 
 
