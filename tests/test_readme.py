@@ -208,7 +208,7 @@ def test_parse_blocks_reads_languages_lines_and_directives():
     assert [(b.line, b.language, b.code, b.needs, b.skip) for b in blocks] == [
         (2, "bash", "echo one\n", (), None),
         (7, "python", "import pyarrow\n", ("parquet",), None),
-        (13, "bash", "pip install zipsift\n", (), "installs from PyPI"),
+        (12, "bash", "pip install zipsift\n", (), "installs from PyPI"),
     ]
 
 
