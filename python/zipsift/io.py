@@ -156,13 +156,13 @@ class _ZstdFrames(io.RawIOBase):
         self._file = open(path, "rb")
         self._frame = None  # the decompressor of the frame being read; None between frames
         self._pending = b""  # compressed bytes after the end of the last frame
-        self._out = b""
+        self._out = memoryview(b"")  # decompressed bytes not yet handed out
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        while not self._out:
+        while not len(self._out):
             chunk, self._pending = self._pending or self._file.read(1 << 20), b""
             if not chunk:
                 if self._frame is not None:
@@ -171,7 +171,7 @@ class _ZstdFrames(io.RawIOBase):
             if self._frame is None:
                 self._frame = _ZSTD.decompressobj()
             try:
-                self._out = self._frame.decompress(chunk)
+                self._out = memoryview(self._frame.decompress(chunk))
             except zstandard.ZstdError as err:
                 raise _Unreadable(f"zstd: {err}") from None
             if self._frame.eof:
@@ -289,6 +289,10 @@ class _NonFinite(ValueError):
     pass
 
 
+# One decoder for every line (json.loads with a keyword builds a new one per call).
+_DECODER = json.JSONDecoder(parse_constant=_non_standard_constant)
+
+
 def _lone_surrogate(value: Any) -> bool:
     """Whether a parsed JSON value holds a str with an unpaired UTF-16 surrogate."""
     if isinstance(value, str):
@@ -309,7 +313,7 @@ def _parse_json(line: str, raw: bytes, path: Path, number: int) -> Tuple[Any, Op
     surrogate escapes and any depth and integer length up to its own limits; a record must be
     standard JSON that an output can hold unchanged."""
     try:
-        record = json.loads(line, parse_constant=_non_standard_constant)
+        record = _DECODER.decode(line)
     except json.JSONDecodeError as err:
         return None, BadRecord(path, number, MALFORMED_JSON, f"malformed JSON: {err.msg} at column {err.colno}")
     except _NonFinite as err:
