@@ -205,7 +205,7 @@ class AtomicWriter:
         self._raw = _GuardedFile(fd, "wb")
         self._raw.display = self.display
         self._buffered = io.BufferedWriter(self._raw, buffer_size=1 << 20)
-        name = self._target.name.lower()
+        name = Path(self.display).name.lower()  # the format the user asked for (a link may point elsewhere)
         if name.endswith(".gz"):
             self._stream = gzip.GzipFile(fileobj=self._buffered, mode="wb", filename="", mtime=0)
         elif name.endswith(".zst"):
