@@ -379,9 +379,9 @@ def _records_in_parquet(path: Path, text_field: str, reserved: Sequence[str]) ->
         raise BadRecord(path, 1, UNREADABLE_TAIL, f"not a readable Parquet file ({type(err).__name__}: {err})",
                         hint=" Re-create or re-download it, or pass on_error='skip' (--on-error skip) to count "
                              "it and go on.") from None
-    if text_field is not None and text_field not in names:
-        raise ValueError(f"{path}: no column {text_field!r} (columns: {', '.join(names)}); "
-                         f"name the text column with text_field= (--text-field)")
+    if text_field is not None and text_field not in names:  # no row can be used: not skippable
+        raise BadRecord(path, 1, MISSING_FIELD, f"no column {text_field!r} (columns: {', '.join(names)}); "
+                                                f"name the text column with text_field= (--text-field)", skippable=False)
     batches = parquet.iter_batches(batch_size=8192)
     while True:
         try:
