@@ -251,3 +251,43 @@ def test_atomic_writer_failure_inside_the_block_leaves_the_old_file(tmp_path):
             fh.write("new\n")
             raise RuntimeError("boom")
     assert out.read_text() == "old\n" and leftovers(tmp_path) == []
+
+
+# --- the helpers themselves -----------------------------------------------------------------------
+
+def test_resolve_output_follows_links_and_refuses_what_is_not_a_file(tmp_path):
+    from zipsift.atomic import resolve_output
+
+    (tmp_path / "real.jsonl").write_text("")
+    (tmp_path / "a.jsonl").symlink_to(tmp_path / "b.jsonl")
+    (tmp_path / "b.jsonl").symlink_to(tmp_path / "real.jsonl")
+    assert resolve_output(tmp_path / "a.jsonl") == tmp_path / "real.jsonl"  # a chain of links
+    assert resolve_output(tmp_path / "new.jsonl") == tmp_path / "new.jsonl"
+    with pytest.raises(OutputError, match="is a directory"):
+        resolve_output(tmp_path)
+    with pytest.raises(OutputError, match="empty"):
+        resolve_output("")
+
+
+def test_same_file_sees_through_links_dotdot_and_stdout_names(tmp_path):
+    from zipsift.atomic import same_file
+
+    (tmp_path / "f.jsonl").write_text("")
+    (tmp_path / "l.jsonl").symlink_to(tmp_path / "f.jsonl")
+    os.link(tmp_path / "f.jsonl", tmp_path / "h.jsonl")
+    assert same_file(tmp_path / "f.jsonl", tmp_path / "l.jsonl")
+    assert same_file(tmp_path / "f.jsonl", tmp_path / "h.jsonl")  # a hard link
+    # x does not exist, but the writer resolves x/.. as the path says, and would write f.jsonl
+    assert same_file(tmp_path / "x" / ".." / "f.jsonl", tmp_path / "f.jsonl")
+    assert not same_file(tmp_path / "f.jsonl", tmp_path / "g.jsonl")
+    assert same_file(tmp_path / "new.jsonl", tmp_path / "." / "new.jsonl")  # neither exists yet
+    assert same_file("-", "/dev/stdout") and not same_file("-", tmp_path / "f.jsonl")
+
+
+def test_check_output_leaves_nothing_behind(tmp_path):
+    from zipsift.atomic import check_output
+
+    check_output(tmp_path / "o.jsonl")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(OutputError, match="does not exist"):
+        check_output(tmp_path / "missing" / "o.jsonl")
