@@ -98,3 +98,13 @@ def test_nan_in_a_source_record_is_refused_not_written_as_bare_nan(tmp_path, cap
     assert select("zipfit", pool, tmp_path / "o.jsonl", "--k", "2", "--on-error", "skip") == 0
     lines = (tmp_path / "o.jsonl").read_text().splitlines()
     assert [json.loads(line)["w"] for line in lines] == [1]  # valid JSON, the bad record counted, not altered
+
+
+@pytest.mark.parametrize("strategy", ["split", "local"])
+def test_augment_on_an_empty_input_is_an_error(tmp_path, capsys, strategy):
+    empty = tmp_path / "docs.jsonl"
+    empty.write_text("\n")
+    extra = [] if strategy == "split" else ["--endpoint", "http://127.0.0.1:9/v1", "--model", "m"]
+    code = main(["augment", strategy, "--in", str(empty), "--out", str(tmp_path / "o.jsonl"), *extra])
+    assert code == 2 and "it holds no records; there is nothing to augment" in capsys.readouterr().err
+    assert not (tmp_path / "o.jsonl").exists()

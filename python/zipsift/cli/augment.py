@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 import time
@@ -118,7 +119,7 @@ def run_augment(args: argparse.Namespace) -> int:
                       timeout=args.timeout, max_retries=args.max_retries, max_concurrency=args.concurrency,
                       temperature=args.temperature, max_tokens=args.max_tokens)
     read = ReadStats()
-    records = iter_records(args.inputs, text_field=args.text_field, stats=read)
+    records = _non_empty(args.inputs, iter_records(args.inputs, text_field=args.text_field, stats=read))
     stats: dict = {}
     start = time.perf_counter()
     with Progress(unit="records", enabled=progress_enabled(args)) as progress:
@@ -153,11 +154,19 @@ def run_augment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _non_empty(inputs, records):
+    """``records``, or a UsageError before anything is written when there is none."""
+    first = next(records, None)
+    if first is None:
+        raise UsageError(f"--in {' '.join(inputs)}: it holds no records; there is nothing to augment")
+    return itertools.chain([first], records)
+
+
 def run_split(args: argparse.Namespace) -> int:
     from ..augment import sentence_examples
 
     check_outputs([("--out", args.out)], [("--in", args.inputs)], {"--out": JSONL_OUTPUT})
-    records = iter_records(args.inputs, text_field=args.text_field)
+    records = _non_empty(args.inputs, iter_records(args.inputs, text_field=args.text_field))
     n = write_jsonl(args.out, sentence_examples(records, args.mode, id_field=args.id_field, text_field=args.text_field))
     print(f"zipsift augment split: {n:,} examples ({args.mode}) -> {args.out}", file=sys.stderr)
     return 0
