@@ -14,7 +14,7 @@ import numpy as np
 from .ncd import TargetSet, Text
 from .topk import ScoredRecord, TopK, validate_limits
 
-__all__ = ["ZipFit", "ScoredRecord", "record_text", "batched"]
+__all__ = ["ZipFit", "ScoredRecord", "record_text", "batched", "select_by_score"]
 
 
 def batched(items: Iterable[Any], size: int) -> Iterator[list]:
@@ -84,15 +84,23 @@ class ZipFit:
         Returns a list of ``ScoredRecord(record, score, index)`` in descending score; ties are
         broken by input order. ``on_batch(n)`` is called after each batch of n records is scored.
         """
-        validate_limits(k, budget_bytes)
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        top = TopK(k=k, budget_bytes=budget_bytes)
-        for batch in batched(records, batch_size):
-            start = top.seen
-            texts = [record_text(r, text_field, start + i) for i, r in enumerate(batch)]
-            sizes = [_utf8_size(t) for t in texts] if budget_bytes is not None else None
-            top.offer(self._targets.alignment(texts), batch, sizes)
-            if on_batch is not None:
-                on_batch(len(batch))
-        return top.result()
+        return select_by_score(self._targets.alignment, records, k, budget_bytes, text_field, batch_size, on_batch)
+
+
+def select_by_score(score: Callable[[List[Text]], np.ndarray], records: Iterable[Any], k: Optional[int],
+                    budget_bytes: Optional[int], text_field: str, batch_size: int,
+                    on_batch: Optional[Callable[[int], None]]) -> List[ScoredRecord]:
+    """Score ``records`` batch by batch with ``score(texts) -> float64 (n,)`` and keep the best
+    (``TopK``): the streaming loop every score-and-keep selector shares."""
+    validate_limits(k, budget_bytes)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    top = TopK(k=k, budget_bytes=budget_bytes)
+    for batch in batched(records, batch_size):
+        start = top.seen
+        texts = [record_text(r, text_field, start + i) for i, r in enumerate(batch)]
+        sizes = [_utf8_size(t) for t in texts] if budget_bytes is not None else None
+        top.offer(score(texts), batch, sizes)
+        if on_batch is not None:
+            on_batch(len(batch))
+    return top.result()
