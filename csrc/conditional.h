@@ -5,7 +5,7 @@
 //               by ZSTD_createCDict_advanced2(D, ZSTD_dct_rawContent, compression level = level);
 //               frame flags are libzstd's defaults: content size written, no checksum, no dict ID
 //               (a raw-content dictionary has none)
-//   C(x | T)  = min over the dictionaries T_1..T_K of C(x | T_k)   (or their mean, `mean` combine)
+//   C(x | T)  = mean over the dictionaries T_1..T_K of C(x | T_k)   (or their min, `min` combine)
 //   gain(x)   = 8 * (B(x) - C(x | T)) / |x|   bits saved per byte of x, where the baseline B is
 //               C(x) without a reference, or C(x | R) with a reference sample R (Moore-Lewis form)
 //

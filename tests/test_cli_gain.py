@@ -37,7 +37,7 @@ def test_select_gain_writes_best_records_with_scores_equal_to_the_library(quicks
     rep = json.loads(report.read_text())
     assert rep["command"] == "select gain" and rep["records_read"] == 200 and rep["records_selected"] == 20
     assert rep["params"]["form"] == "plain" and rep["params"]["reference"] is None
-    assert rep["params"]["level"] == 3 and rep["params"]["combine"] == "min"
+    assert rep["params"]["level"] == 3 and rep["params"]["combine"] == "mean"
     assert rep["params"]["target_dictionary_bytes"] == [sum(len(t.encode()) for t in
                                                             read_texts(quickstart / "targets.jsonl"))]
     assert "fit" not in rep and rep["bytes_selected"] == sum(len(r["text"].encode()) for r in rows)
@@ -63,9 +63,9 @@ def test_select_gain_reference_file(quickstart, tmp_path):
     ref.write_text("".join(json.dumps({"text": r["text"]}) + "\n" for r in pool[100:160]))
     out, report = tmp_path / "gain.jsonl", tmp_path / "report.json"
     assert main(gain_args(quickstart, out, "--k", "5", "--reference", str(ref), "--report", str(report),
-                          "--dict-bytes", "4096", "--combine", "mean", "--level", "5")) == 0
+                          "--dict-bytes", "4096", "--combine", "min", "--level", "5")) == 0
     scorer = CompressionGain(read_texts(quickstart / "targets.jsonl"), reference=read_texts(ref), level=5,
-                             dict_bytes=4096, combine="mean")
+                             dict_bytes=4096, combine="min")
     assert [r["gain_score"] for r in read_jsonl(out)] == [s.score for s in scorer.select(pool, k=5)]
     rep = json.loads(report.read_text())
     assert rep["params"]["reference"]["records"] == 60 and len(rep["params"]["reference_dictionary_bytes"]) > 1

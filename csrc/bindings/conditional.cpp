@@ -91,7 +91,7 @@ void bind_conditional(py::module_& m) {
         })
         .def("__len__", &ConditionalCompressor::dictionaries);
     m.def("compression_gain", &py_compression_gain, py::arg("candidates"), py::arg("target"),
-          py::arg("reference") = nullptr, py::arg("combine") = "min", py::arg("threads") = 0);
+          py::arg("reference") = nullptr, py::arg("combine") = "mean", py::arg("threads") = 0);
     m.def("conditional_sizes", &py_conditional_sizes, py::arg("texts"), py::arg("dicts"), py::arg("threads") = 0);
 }
 

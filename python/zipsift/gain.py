@@ -6,7 +6,8 @@ The targets T are digested once into zstd raw-content dictionaries; then, for a 
     C(x | D)  = len(ZSTD_compress_usingCDict(x, CDict(D)))   x compressed with D as a raw-content
                 dictionary at the same level (libzstd's default frame: content size written, no
                 checksum, no dictionary ID since a raw-content dictionary has none)
-    C(x | T)  = min over the dictionaries T_1..T_K of C(x | T_k)
+    C(x | T)  = (1/K) Σ_k C(x | T_k)   the mean over the dictionaries T_1..T_K (one when the
+                targets fit in one; ``combine="min"`` takes the smallest instead)
 
     gain(x)   = 8 · (C(x) − C(x | T)) / |x|                  bits saved per byte of x
     gain(x)   = 8 · (C(x | R) − C(x | T)) / |x|              with a reference sample R of the pool
@@ -40,7 +41,7 @@ from .zipfit import batched, record_text, select_by_score
 
 __all__ = ["CompressionGain", "GainParts", "COMBINE_RULES"]
 
-COMBINE_RULES = ("min", "mean")
+COMBINE_RULES = ("mean", "min")
 
 
 class GainParts(NamedTuple):
@@ -75,15 +76,16 @@ class CompressionGain:
     level : zstd level, default 3.
     threads : worker threads, 0 = every core in the process's affinity mask.
     dict_bytes : largest dictionary; default None = the window of ``level`` (2 MiB at level 3).
-    combine : "min" (default): C(x | T) is the smallest size over the dictionaries, i.e. the one
-        dictionary that knows x best; "mean": their average (see the README for the measurement).
+    combine : "mean" (default): C(x | T) is the mean size over the dictionaries; "min": the smallest,
+        i.e. the one dictionary that knows x best. They differ only when the targets need more than
+        one dictionary; the README gives the measurement behind the default.
 
     ``scores(texts)`` returns float64 (n,) bits per byte; ``select(records, k=, budget_bytes=)``
     keeps the highest, like ``ZipFit.select``.
     """
 
     def __init__(self, targets: Iterable[Text], reference: Optional[Iterable[Text]] = None, codec: str = "zstd",
-                 level: int = 3, threads: int = 0, dict_bytes: Optional[int] = None, combine: str = "min"):
+                 level: int = 3, threads: int = 0, dict_bytes: Optional[int] = None, combine: str = "mean"):
         if codec != "zstd":
             raise ValueError(f"CompressionGain builds zstd dictionaries, so codec must be 'zstd', got {codec!r}")
         if combine not in COMBINE_RULES:

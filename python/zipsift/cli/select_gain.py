@@ -14,7 +14,7 @@ targets:
   gain(x) = 8 * (C(x | R) - C(x | T)) / |x|             (--reference or --reference-sample)
 where C(x) is the zstd frame size of x at --level, C(x | T) the size of x compressed with the
 targets as a raw-content zstd dictionary (targets beyond --dict-bytes are split into several
-dictionaries; C(x | T) is the smallest size over them, or their mean with --combine mean), |x| the
+dictionaries; C(x | T) is the mean size over them, or the smallest with --combine min), |x| the
 UTF-8 length of x, and R a sample of the pool: the compression form of Moore-Lewis selection,
 which discounts what any pool document would explain. Writes the best records, unchanged plus a
 score field, in descending score. Memory is bounded by --k (or --budget-bytes), not by the pool.
@@ -36,8 +36,8 @@ def register(select_commands: argparse._SubParsersAction) -> None:
     method.add_argument("--level", type=int, default=3, help="zstd level (default 3)")
     method.add_argument("--dict-bytes", type=positive_int, metavar="BYTES",
                         help="largest dictionary (default: the window of the level, 2 MiB at level 3)")
-    method.add_argument("--combine", choices=COMBINE_RULES, default="min",
-                        help="how sizes over several dictionaries combine: min (default) or mean")
+    method.add_argument("--combine", choices=COMBINE_RULES, default="mean",
+                        help="how sizes over several dictionaries combine: mean (default) or min")
     ref = method.add_mutually_exclusive_group()
     ref.add_argument("--reference", nargs="+", metavar="R",
                      help="a sample of the pool (files, directories or globs, read like --source) for the "
