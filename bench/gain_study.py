@@ -73,8 +73,10 @@ def stdlib_modules() -> List[str]:
                   if "site-packages" not in p and "/test" not in p and "/idlelib/" not in p)
 
 
-def mixed_pool(per_source: int = 1200, seed: int = 0) -> List[Tuple[str, str]]:
-    """(source, text) pairs, shuffled; at most per_source documents per source."""
+def mixed_pool(per_source: int = 1200, seed: int = 0, python: str = "functions") -> List[Tuple[str, str]]:
+    """(source, text) pairs, shuffled; at most per_source documents per source. ``python``:
+    "functions" (whole stdlib functions: short, so length and domain go together) or "files"
+    (stdlib modules cut to 8 KB: lengths like the other sources')."""
     rng = random.Random(seed)
     files = {
         "python": None,
@@ -87,7 +89,10 @@ def mixed_pool(per_source: int = 1200, seed: int = 0) -> List[Tuple[str, str]]:
         "license": sorted(glob.glob("/usr/share/common-licenses/*")),
     }
     pool = []
-    funcs = stdlib_functions(stdlib_modules()[0::2])
+    if python == "functions":
+        funcs = stdlib_functions(stdlib_modules()[0::2])
+    else:
+        funcs = [_read(p) for p in stdlib_modules()[0::2]]
     rng.shuffle(funcs)
     pool += [("python", _cut(f)) for f in funcs[:per_source] if f.strip()]
     for name, paths in files.items():
@@ -130,7 +135,7 @@ def rank(scores: np.ndarray) -> np.ndarray:
 
 
 def study_length(args) -> None:
-    pool = mixed_pool(args.per_source)
+    pool = mixed_pool(args.per_source, python=args.python)
     targets, heldout = humaneval()
     texts = [t for _, t in pool]
     sources = np.array([s for s, _ in pool])
@@ -218,6 +223,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("study", choices=("length", "combine"))
     parser.add_argument("--per-source", type=int, default=1200)
+    parser.add_argument("--python", choices=("functions", "files"), default="functions",
+                        help="the pool's Python: whole functions (short) or module files cut to 8 KB")
     parser.add_argument("--budget", type=int, default=120_000)
     parser.add_argument("--length-sample", type=int, default=2000)
     parser.add_argument("--reference-sample", type=int, default=2000)
