@@ -162,5 +162,18 @@ class CompressionGain:
     def select(self, records: Iterable[Any], k: Optional[int] = None, budget_bytes: Optional[int] = None,
                text_field: str = "text", batch_size: int = 4096,
                on_batch: Optional[Callable[[int], None]] = None) -> List[ScoredRecord]:
-        """Stream ``records`` and keep the highest gains; limits, memory and ties as ``ZipFit.select``."""
-        return select_by_score(self.scores, records, k, budget_bytes, text_field, batch_size, on_batch)
+        """Stream ``records`` and keep the highest gains; limits, memory and ties as ``ZipFit.select``.
+        An empty text raises ValueError naming its position in the stream."""
+        seen = 0
+
+        def score(texts: List[Text]) -> np.ndarray:
+            nonlocal seen
+            for i, text in enumerate(texts):
+                if len(text) == 0:
+                    raise ValueError(f"record {seen + i} has an empty text: the gain is per byte of text, so an "
+                                     f"empty text has none; drop empty records first (zipsift's readers refuse "
+                                     f"or skip them)")
+            seen += len(texts)
+            return self.scores(texts)
+
+        return select_by_score(score, records, k, budget_bytes, text_field, batch_size, on_batch)
