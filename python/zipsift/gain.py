@@ -22,7 +22,8 @@ separator, while a dictionary stays within ``dict_bytes`` (default: the window o
 level 3); a text longer than that is cut into ``dict_bytes`` pieces. ``C(x | D)`` equals the
 ``zstandard`` package's ``ZstdCompressor(level=level, dict_data=ZstdCompressionDict(D,
 dict_type=DICT_TYPE_RAWCONTENT)).compress(x)`` when it carries the same libzstd (tests pin this for
-levels 1–9).
+levels 1, 3 and 9; at levels 12 and above the package's streaming call can differ by a few bytes on
+some inputs).
 
 Texts must be non-empty: an empty text has no bytes to save, and a score of 0 would rank it between
 helpful and harmful documents, so it is refused (``ValueError`` naming its index).
