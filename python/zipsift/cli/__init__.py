@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     select = commands.add_parser("select", help="choose the records of a pool to train on",
                                  description="Choose the records of a pool to train on: the ones most like a "
-                                             "target set (zipfit, dsir), or a representative, diverse subset "
+                                             "target set (zipfit, dsir, gain), or a representative, diverse subset "
                                              "(submodular). Run `zipsift select METHOD --help` for a method's "
                                              "options.")
     methods = select.add_subparsers(title="methods", metavar="METHOD")
