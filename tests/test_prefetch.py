@@ -29,6 +29,7 @@ def test_error_of_the_source_is_raised_after_the_items_before_it():
 
 def test_reader_stays_at_most_depth_items_ahead_and_stops_when_closed():
     produced = []
+    before = set(threading.enumerate())
 
     def source():
         for i in range(10_000):
@@ -42,7 +43,19 @@ def test_reader_stays_at_most_depth_items_ahead_and_stops_when_closed():
     it.close()
     time.sleep(0.3)
     assert len(produced) <= 4
-    assert not any(t.name == "zipsift-prefetch" and t.is_alive() for t in threading.enumerate())
+    assert not [t for t in set(threading.enumerate()) - before if t.name == "zipsift-prefetch"]
+
+
+def test_a_failing_selection_stops_its_reader_thread_at_once():
+    import zipsift
+
+    before = set(threading.enumerate())
+    scorer = zipsift.CompressionGain(["def f(x):\n    return x\n"])
+    records = ({"text": "x = %d" % i} if i != 3 else {"body": "no text"} for i in range(100_000))
+    with pytest.raises(ValueError, match="record 3 has no field"):
+        scorer.select(records, k=1, batch_size=2)
+    time.sleep(0.3)
+    assert not [t for t in set(threading.enumerate()) - before if t.name == "zipsift-prefetch"]
 
 
 def test_bad_depth_is_refused():

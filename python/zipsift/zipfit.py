@@ -16,6 +16,7 @@ is cut into ``length_bins`` bins of equal count, and ā interpolates linearly be
 """
 from __future__ import annotations
 
+from contextlib import closing
 from itertools import islice
 from typing import Any, Callable, Iterable, Iterator, List, Optional
 
@@ -176,11 +177,13 @@ def select_by_score(score: Callable[[List[Text]], np.ndarray], records: Iterable
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     top = TopK(k=k, budget_bytes=budget_bytes)
-    for batch in prefetch(batched(records, batch_size)):
-        start = top.seen
-        texts = [record_text(r, text_field, start + i) for i, r in enumerate(batch)]
-        sizes = [_utf8_size(t) for t in texts] if budget_bytes is not None else None
-        top.offer(score(texts), batch, sizes)
-        if on_batch is not None:
-            on_batch(len(batch))
+    # closing(): on an error the reader thread stops now, not when the traceback is freed.
+    with closing(prefetch(batched(records, batch_size))) as batches:
+        for batch in batches:
+            start = top.seen
+            texts = [record_text(r, text_field, start + i) for i, r in enumerate(batch)]
+            sizes = [_utf8_size(t) for t in texts] if budget_bytes is not None else None
+            top.offer(score(texts), batch, sizes)
+            if on_batch is not None:
+                on_batch(len(batch))
     return top.result()
