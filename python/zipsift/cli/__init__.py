@@ -8,11 +8,11 @@ from typing import List, Optional
 
 from .. import __version__
 from ..io import BadRecord, OutputError
-from . import augment, evaluate, mixture, select_dsir, select_submodular, select_zipfit, synth
+from . import augment, evaluate, mixture, select_dsir, select_gain, select_submodular, select_zipfit, synth
 from .common import UsageError
 
 # `zipsift select METHOD ...`: one module per selection method.
-SELECT_METHODS = [select_zipfit, select_dsir, select_submodular]
+SELECT_METHODS = [select_zipfit, select_dsir, select_submodular, select_gain]
 # Other top-level commands: one module per command, each with register(subparsers).
 COMMANDS: list = [mixture, synth, augment, evaluate]
 
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     select = commands.add_parser("select", help="choose the records of a pool to train on",
                                  description="Choose the records of a pool to train on: the ones most like a "
-                                             "target set (zipfit, dsir), or a representative, diverse subset "
+                                             "target set (zipfit, dsir, gain), or a representative, diverse subset "
                                              "(submodular). Run `zipsift select METHOD --help` for a method's "
                                              "options.")
     methods = select.add_subparsers(title="methods", metavar="METHOD")
