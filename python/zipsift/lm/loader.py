@@ -167,9 +167,11 @@ def converted_folder(gguf: PathLike, cache: Optional[PathLike] = None) -> Tuple[
         with _quiet(transformers):
             # dequantize=True: every weight becomes a plain float32 tensor (trainable, serialisable),
             # even when the `kernels` package could keep them packed.
+            # transformers 4.x has no GgufConfig and always dequantises.
+            extra = ({"quantization_config": transformers.GgufConfig(dequantize=True)}
+                     if hasattr(transformers, "GgufConfig") else {})
             model = transformers.AutoModelForCausalLM.from_pretrained(
-                str(gguf.parent), gguf_file=str(gguf), dtype=torch.float32, local_files_only=True,
-                quantization_config=transformers.GgufConfig(dequantize=True))
+                str(gguf.parent), gguf_file=str(gguf), dtype=torch.float32, local_files_only=True, **extra)
             tokenizer = transformers.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=str(gguf),
                                                                    local_files_only=True)
             # The weights are dense now; drop the GGUF quantiser so save_pretrained writes a plain checkpoint.
