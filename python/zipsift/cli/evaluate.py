@@ -147,15 +147,23 @@ def run(args: argparse.Namespace) -> int:
     for spec in args.selections:
         stats = ReadStats()
         records = iter_records(spec, text_field=args.text_field, on_error=args.on_error, stats=stats)
-        with Progress(enabled=progress_enabled(args), label=str(spec)) as progress:
-            def counted(records=records, progress=progress):
-                for r in records:
-                    yield r
-                    progress.update(1)
-            try:
-                row = evaluator.evaluate(counted(), text_field=args.text_field, label=str(spec))
-            except ValueError as err:
-                raise UsageError(f"{spec}: {err}") from None
+        progress = Progress(enabled=progress_enabled(args), label=str(spec))
+        closed = []
+
+        def counted(records=records, progress=progress):
+            for r in records:
+                yield r
+                progress.update(1)
+            # Reading is done: end its line before the lm proxy draws its training progress.
+            closed.append(progress.close())
+
+        try:
+            row = evaluator.evaluate(counted(), text_field=args.text_field, label=str(spec))
+        except ValueError as err:
+            raise UsageError(f"{spec}: {err}") from None
+        finally:
+            if not closed:
+                progress.close()
         rows.append({"selection": str(spec), **row,
                      **({"records_skipped": dict(stats.skipped)} if stats.skipped else {})})
     print(format_table(rows, proxies))
