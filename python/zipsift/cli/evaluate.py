@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
                                        max_dict_bytes=args.max_dict_bytes, ngram_order=args.ngram_order,
                                        ngram_beta=args.ngram_beta, table_bits=args.table_bits, threads=args.threads,
                                        lm=lm_options(args) if "lm" in proxies else None)
-    except (ValueError, FileNotFoundError, ImportError) as err:
+    except (FileNotFoundError, ImportError) as err:  # no model, or no lm extra: what to install or give
         raise UsageError(str(err)) from None
     baseline = None
     if evaluator.lm_judge is not None:
