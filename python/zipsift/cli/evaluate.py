@@ -11,8 +11,7 @@ from .. import __version__
 from ..evaluate import ALL_PROXIES, DEFAULT_MAX_DICT_BYTES, PROXIES, SelectionEvaluator
 from ..io import ReadStats, iter_records, read_texts
 from .common import (Progress, UsageError, add_execution_arguments, check_outputs, non_negative_int, positive_int,
-                     progress_enabled,
-                     resolved_threads, write_report)
+                     progress_enabled, resolved_threads, write_report)
 
 DESCRIPTION = """\
 For each selection (a JSONL file, e.g. the output of `zipsift select`), fit cheap models on its
