@@ -81,12 +81,20 @@ find_python() {  # a CPython X.Y interpreter with pip
 
 # 4. One wheel per Python: build (linux_x86_64 tag), repair to manylinux2014, show.
 for v in "${versions[@]}"; do
-  python=$(find_python "$v") || { echo "build_wheels.sh: no CPython $v with pip found" >&2; exit 1; }
+  base_python=$(find_python "$v") || { echo "build_wheels.sh: no CPython $v with pip found" >&2; exit 1; }
+  # A venv per version with a current pip: older pips (e.g. 23.0 with 3.9) lack -C/--config-settings
+  # as used here, and the interpreter's own site-packages stay untouched.
+  venv=$work/venv/$v
+  if [ ! -x "$venv/bin/python" ]; then
+    "$base_python" -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --upgrade pip >&2
+  fi
+  python=$venv/bin/python
   raw=$work/raw/$v
   rm -rf "$raw"
   mkdir -p "$raw"
   start=$(date +%s)
-  log "building for $("$python" -VV | head -1) ($python)"
+  log "building for $("$python" -VV | head -1) ($base_python)"
   CC="$bin/zig-cc" CXX="$bin/zig-c++" "$python" -m pip wheel "$root" --no-deps -w "$raw" \
     -C "build-dir=$work/build/{wheel_tag}" \
     -C "cmake.define.CMAKE_C_COMPILER=$bin/zig-cc" \
