@@ -254,6 +254,7 @@ void NgramHasher::featurize(const std::uint8_t* text, std::size_t len, Worker& w
         for (int k = 1; k <= n_; ++k) {
             const std::uint64_t salt = static_cast<std::uint64_t>(k) * 0xD6E8FEB86659FD93ull;
             for (std::size_t i = 0; i + k <= m; ++i) {
+                if ((i & 0xFFFF) == 0xFFFF && cancellation_requested()) throw Cancelled{};  // one long text
                 std::uint64_t g = w.token_hash[i];
                 for (int j = 1; j < k; ++j) g = rotl(g * kMul, 27) ^ w.token_hash[i + j];
                 w.out.push_back(static_cast<std::uint32_t>(range_reduce(fmix64(g ^ salt), buckets_)));
@@ -290,42 +291,41 @@ void NgramHasher::featurize(const std::uint8_t* text, std::size_t len, Worker& w
     constexpr std::size_t kAhead = 12;
     for (std::size_t i = 0; i < std::min(kAhead, nk); ++i) memo.prefetch(w.token_hash[i]);
     for (std::size_t i = 0; i < nk; ++i) {
+        if ((i & 0x3FFF) == 0x3FFF && cancellation_requested()) throw Cancelled{};  // one long text
         if (i + kAhead < nk) memo.prefetch(w.token_hash[i + kAhead]);
         w.out.push_back(memo.bucket(key_data(w.keys[i]), w.keys[i].length, w.token_hash[i]));
     }
 }
 
-namespace {
-
-std::size_t grain_for(std::size_t n, int threads) {
-    // Texts vary in length: many small chunks balance the load; ~16 per thread is plenty.
-    return std::max<std::size_t>(1, n / (static_cast<std::size_t>(resolve_threads(threads)) * 16));
-}
-
-}  // namespace
-
 void NgramHasher::for_each_featurized(const Tape& texts, int threads, const KeepGoing& keep_going,
                                       const std::function<void(Worker&, int, std::size_t)>& visit) const {
-    const int nthreads = resolve_threads(threads);
-    std::vector<Worker> workers(nthreads);
-    if (scheme_ == NgramScheme::compat)
-        for (auto& w : workers) w.memo = borrow_memo();
-    bool ok = parallel_for(texts.size(), grain_for(texts.size(), threads), nthreads,
-                           [&](int worker, std::size_t begin, std::size_t end) {
-                               Worker& w = workers[worker];
-                               for (std::size_t i = begin; i < end; ++i) {
-                                   featurize(texts.data(i), texts.length(i), w);
-                                   visit(w, worker, i);
-                               }
-                           },
-                           keep_going);
+    // Chunks bounded in bytes (Ctrl-C between them), and no more workers, nor memo tables (~12 MB
+    // each), than there are chunks: a memo is borrowed on a worker's first text.
+    const std::vector<std::size_t> chunks = tape_chunks(texts);
+    std::vector<Worker> workers(parallel_workers(chunks.size() - 1, threads));
+    bool ok = false;
+    try {
+        ok = parallel_for_chunks(chunks, threads,
+                                 [&](int worker, std::size_t begin, std::size_t end) {
+                                     Worker& w = workers[worker];
+                                     if (scheme_ == NgramScheme::compat && !w.memo) w.memo = borrow_memo();
+                                     for (std::size_t i = begin; i < end; ++i) {
+                                         featurize(texts.data(i), texts.length(i), w);
+                                         visit(w, worker, i);
+                                     }
+                                 },
+                                 keep_going);
+    } catch (...) {
+        for (auto& w : workers) give_back(std::move(w.memo));
+        throw;
+    }
     for (auto& w : workers) give_back(std::move(w.memo));
     if (!ok) throw Cancelled{};
 }
 
 void NgramHasher::accumulate(const Tape& texts, int threads, const KeepGoing& keep_going,
                              std::int64_t* counts) const {
-    std::vector<std::vector<std::int64_t>> partial(resolve_threads(threads));
+    std::vector<std::vector<std::int64_t>> partial(resolve_threads(threads));  // filled lazily
     for_each_featurized(texts, threads, keep_going, [&](Worker& w, int worker, std::size_t) {
         auto& c = partial[worker];
         if (c.empty()) c.assign(buckets_, 0);
