@@ -31,8 +31,8 @@ inline std::uint64_t pair_slot(std::uint64_t ctx, std::uint8_t b, std::uint64_t 
     return fmix64(ctx ^ (0x100000001B3ull * (b + 1))) & mask;
 }
 
-// A text longer than this is checked for Ctrl-C every this many bytes (parallel_for only
-// checks between chunks, and one text is one chunk).
+// Workers check for Ctrl-C every this many bytes: a chunk of texts (or one long text) can take
+// seconds here (~2 MB/s per thread at order 6: random access to tables larger than the caches).
 constexpr std::size_t kPollBytes = std::size_t(1) << 16;
 
 }  // namespace
@@ -68,6 +68,7 @@ void ByteNgramLM::fit(const Tape& texts, int threads, const KeepGoing& keep_goin
         ok = parallel_for_tape(texts, threads, [&](int, std::size_t begin, std::size_t end) {
                                std::uint64_t ctx[kMaxOrder];
                                std::int64_t local[256] = {0};
+                               std::size_t since_poll = 0;
                                auto flush = [&] {
                                    for (int b = 0; b < 256; ++b)
                                        if (local[b]) byte_counts_[b].fetch_add(local[b], std::memory_order_relaxed);
@@ -76,9 +77,12 @@ void ByteNgramLM::fit(const Tape& texts, int threads, const KeepGoing& keep_goin
                                    const std::uint8_t* s = texts.data(t);
                                    const std::size_t n = texts.length(t);
                                    for (std::size_t i = 0; i < n; ++i) {
-                                       if (i % kPollBytes == kPollBytes - 1 && cancellation_requested()) {
-                                           flush();
-                                           throw Cancelled{};
+                                       if (++since_poll == kPollBytes) {
+                                           since_poll = 0;
+                                           if (cancellation_requested()) {
+                                               flush();
+                                               throw Cancelled{};
+                                           }
                                        }
                                        const std::uint8_t b = s[i];
                                        ++local[b];
@@ -110,13 +114,16 @@ void ByteNgramLM::bits(const Tape& texts, int threads, const KeepGoing& keep_goi
         p0[b] = (static_cast<double>(byte_counts_[b].load()) + 1.0) / (static_cast<double>(total0_) + 256.0);
     bool ok = parallel_for_tape(texts, threads, [&](int, std::size_t begin, std::size_t end) {
                                std::uint64_t ctx[kMaxOrder];
+                               std::size_t since_poll = 0;
                                for (std::size_t t = begin; t < end; ++t) {
                                    const std::uint8_t* s = texts.data(t);
                                    const std::size_t n = texts.length(t);
                                    double total = 0.0;
                                    for (std::size_t i = 0; i < n; ++i) {
-                                       if (i % kPollBytes == kPollBytes - 1 && cancellation_requested())
-                                           throw Cancelled{};
+                                       if (++since_poll == kPollBytes) {
+                                           since_poll = 0;
+                                           if (cancellation_requested()) throw Cancelled{};
+                                       }
                                        const std::uint8_t b = s[i];
                                        double p = p0[b];
                                        context_hashes(s, i, order_, ctx);

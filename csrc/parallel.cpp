@@ -17,8 +17,11 @@ namespace zipsift {
 
 namespace {
 
-// The stop flag of the parallel_for whose worker this thread is (null on other threads).
-thread_local const std::atomic<bool>* t_stop = nullptr;
+// The stop flag of the parallel_for whose worker this thread is (null on other threads). In the
+// static TLS block ("initial-exec"): the default model allocates a dlopen'ed module's TLS with
+// malloc on a thread's first access, and glibc aborts the process when that fails (thread start
+// under memory pressure is exactly when it does).
+__attribute__((tls_model("initial-exec"))) thread_local const std::atomic<bool>* t_stop = nullptr;
 
 }  // namespace
 

@@ -63,6 +63,8 @@ py::array_t<double> py_alignment(const TargetSet& set, py::handle candidates, py
 void bind_ncd(py::module_& m) {
     m.def("codecs", &available_codecs, "Names of the codecs compiled into this build.");
     m.attr("MAX_THREADS") = kMaxThreads;
+    m.def("_tape_chunks", [](py::handle texts) { return tape_chunks(tape_from_texts(texts, "texts")); },
+          "Chunk boundaries the core splits a batch of texts into (for tests): bounded in bytes.");
     m.def("usable_cores", &usable_cores, "Cores in this process's affinity mask (what threads=0 uses).");
     m.def("codec_library_versions", [] {
         py::dict out;

@@ -23,9 +23,7 @@ target). Comparing selections of the same size from the same pool ranks them bef
 from __future__ import annotations
 
 import threading
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Deque, Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 import zstandard
@@ -138,34 +136,44 @@ class SelectionEvaluator:
 
     def _zstd_bpb(self, dictionary: bytes) -> float:
         d = zstandard.ZstdCompressionDict(dictionary, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
-        d.precompute_compress(level=self.zstd_level)  # digest once, share across threads
-        local = threading.local()  # a ZstdCompressor is not thread-safe: one per worker, reused
+        chunks = list(_byte_chunks(self.heldout, ZSTD_CHUNK_BYTES))
+        sizes: List[int] = [0] * len(chunks)
+        next_chunk = iter(range(len(chunks)))
+        lock = threading.Lock()
+        stop = threading.Event()
+        failure: List[BaseException] = []
 
-        def frames(texts: List[bytes]) -> int:
-            c = getattr(local, "compressor", None)
-            if c is None:
-                c = local.compressor = zstandard.ZstdCompressor(
-                    level=self.zstd_level, dict_data=d, write_checksum=False, write_content_size=False,
-                    write_dict_id=False)
-            return sum(len(c.compress(t)) for t in texts)
+        def work() -> None:
+            # One compressor per worker, reused; it digests the dictionary in its first compress,
+            # which releases the GIL (precompute_compress would hold it for seconds, deaf to Ctrl-C).
+            c = zstandard.ZstdCompressor(level=self.zstd_level, dict_data=d, write_checksum=False,
+                                         write_content_size=False, write_dict_id=False)
+            try:
+                while not stop.is_set():
+                    with lock:
+                        i = next(next_chunk, None)
+                    if i is None:
+                        return
+                    sizes[i] = sum(len(c.compress(t)) for t in chunks[i])
+            except BaseException as e:  # re-raised on the caller's thread
+                failure.append(e)
+                stop.set()
 
-        # Chunks bounded in bytes, at most two per thread in flight: on Ctrl-C the pending ones are
-        # cancelled and only those already running (~threads MiB of level-19 work) are waited for.
-        total = 0
-        pending: Deque[Future] = deque()
-        pool = ThreadPoolExecutor(max_workers=self.threads)
+        # Daemon workers over chunks bounded in bytes; the caller waits in short steps, so Ctrl-C
+        # returns at once: the workers stop after their current chunk, in the background.
+        workers = [threading.Thread(target=work, name="zipsift-zstd-proxy", daemon=True)
+                   for _ in range(min(self.threads, len(chunks)))]
+        for w in workers:
+            w.start()
         try:
-            for chunk in _byte_chunks(self.heldout, ZSTD_CHUNK_BYTES):
-                if len(pending) >= 2 * self.threads:
-                    total += pending.popleft().result()
-                pending.append(pool.submit(frames, chunk))
-            while pending:
-                total += pending.popleft().result()
+            for w in workers:
+                while w.is_alive():
+                    w.join(0.05)
         finally:
-            for f in pending:
-                f.cancel()
-            pool.shutdown(wait=True)
-        return 8.0 * total / self.heldout_bytes
+            stop.set()
+        if failure:
+            raise failure[0]
+        return 8.0 * sum(sizes) / self.heldout_bytes
 
 
 def _byte_chunks(texts: List[bytes], max_bytes: int) -> Iterator[List[bytes]]:
