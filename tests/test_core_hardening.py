@@ -70,6 +70,7 @@ def test_forty_thousand_threads_on_a_large_batch_is_an_error_not_an_abort():
     assert "ValueError: threads must be >= 0 and at most 1024" in r.stdout
 
 
+@pytest.mark.memory_bound  # limits the address space, which ASan reserves by terabytes
 def test_thread_start_failure_joins_the_started_workers_and_raises():
     # Address space too small for 1000 thread stacks: the system refuses a thread part-way. The
     # workers already started must be joined and a Python exception raised (it was an abort).
