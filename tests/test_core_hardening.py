@@ -133,6 +133,9 @@ def test_zstd_alignment_of_an_empty_candidate_matches_the_zstandard_package():
     def c(s: bytes) -> int:
         return len(zstandard.ZstdCompressor(level=9, write_content_size=True).compress(s))
 
+    # The reproducer: a batch of one empty text has no bytes at all (a null buffer).
+    alone = zipsift.alignment([""], ["abc"], codec="zstd", level=9)
+    assert alone[0] == pytest.approx(1 - (c(b"abc") - c(b"")) / c(b"abc"), abs=1e-12)
     got = zipsift.alignment([b"", "abc"], ["abc", b""], codec="zstd", level=9)
     for i, x in enumerate([b"", b"abc"]):
         ncds = [(c(x + y) - min(c(x), c(y))) / max(c(x), c(y)) for y in [b"abc", b""]]
