@@ -1,6 +1,6 @@
 """Property-based tests (hypothesis) of every native entry point: equal to a pure-Python
 reference on small random inputs, the same whatever the thread count, and no crash on arbitrary
-bytes (empty strings, NULs, invalid UTF-8). Profile "ci" (the default): 150 examples per test;
+bytes (empty strings, NULs, invalid UTF-8). Profile "ci" (the default): 200 examples per test;
 "sanitized" (the ASan job): 25; "long": 5000, for a maintainer's run:
 HYPOTHESIS_PROFILE=long pytest tests/test_properties.py."""
 from __future__ import annotations
@@ -25,7 +25,7 @@ from zipsift.ngram import HashedNgrams
 from zipsift.zipfit import ZipFit
 
 _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
-settings.register_profile("ci", max_examples=150, **_common)
+settings.register_profile("ci", max_examples=200, **_common)
 settings.register_profile("sanitized", max_examples=25, **_common)
 settings.register_profile("long", max_examples=5000, **{**_common, "derandomize": False})
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
