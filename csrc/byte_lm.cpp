@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -30,9 +31,9 @@ inline std::uint64_t pair_slot(std::uint64_t ctx, std::uint8_t b, std::uint64_t 
     return fmix64(ctx ^ (0x100000001B3ull * (b + 1))) & mask;
 }
 
-std::size_t grain_for(std::size_t n, int threads) {
-    return std::max<std::size_t>(1, n / (static_cast<std::size_t>(resolve_threads(threads)) * 16));
-}
+// Workers check for Ctrl-C every this many bytes: a chunk of texts (or one long text) can take
+// seconds here (~2 MB/s per thread at order 6: random access to tables larger than the caches).
+constexpr std::size_t kPollBytes = std::size_t(1) << 16;
 
 }  // namespace
 
@@ -55,15 +56,34 @@ ByteNgramLM::ByteNgramLM(int order, int table_bits, double beta)
     for (auto& c : byte_counts_) c.store(0);
 }
 
+std::int64_t ByteNgramLM::fitted_bytes() const {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    return total0_;
+}
+
 void ByteNgramLM::fit(const Tape& texts, int threads, const KeepGoing& keep_going) {
-    bool ok = parallel_for(texts.size(), grain_for(texts.size(), threads), threads,
-                           [&](int, std::size_t begin, std::size_t end) {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    bool ok = true;
+    try {
+        ok = parallel_for_tape(texts, threads, [&](int, std::size_t begin, std::size_t end) {
                                std::uint64_t ctx[kMaxOrder];
                                std::int64_t local[256] = {0};
+                               std::size_t since_poll = 0;
+                               auto flush = [&] {
+                                   for (int b = 0; b < 256; ++b)
+                                       if (local[b]) byte_counts_[b].fetch_add(local[b], std::memory_order_relaxed);
+                               };
                                for (std::size_t t = begin; t < end; ++t) {
                                    const std::uint8_t* s = texts.data(t);
                                    const std::size_t n = texts.length(t);
                                    for (std::size_t i = 0; i < n; ++i) {
+                                       if (++since_poll == kPollBytes) {
+                                           since_poll = 0;
+                                           if (cancellation_requested()) {
+                                               flush();
+                                               throw Cancelled{};
+                                           }
+                                       }
                                        const std::uint8_t b = s[i];
                                        ++local[b];
                                        context_hashes(s, i, order_, ctx);
@@ -75,27 +95,35 @@ void ByteNgramLM::fit(const Tape& texts, int threads, const KeepGoing& keep_goin
                                        }
                                    }
                                }
-                               for (int b = 0; b < 256; ++b)
-                                   if (local[b]) byte_counts_[b].fetch_add(local[b], std::memory_order_relaxed);
+                               flush();
                            },
                            keep_going);
-    if (!ok) throw Cancelled{};
+    } catch (const Cancelled&) {
+        ok = false;
+    }
+    // Also after a cancelled fit: the counts added so far are in the model, and total0_ agrees.
     total0_ = 0;
     for (auto& c : byte_counts_) total0_ += c.load();
+    if (!ok) throw Cancelled{};
 }
 
 void ByteNgramLM::bits(const Tape& texts, int threads, const KeepGoing& keep_going, double* out) const {
+    std::shared_lock<std::shared_mutex> lock(mu_);
     double p0[256];
     for (int b = 0; b < 256; ++b)
         p0[b] = (static_cast<double>(byte_counts_[b].load()) + 1.0) / (static_cast<double>(total0_) + 256.0);
-    bool ok = parallel_for(texts.size(), grain_for(texts.size(), threads), threads,
-                           [&](int, std::size_t begin, std::size_t end) {
+    bool ok = parallel_for_tape(texts, threads, [&](int, std::size_t begin, std::size_t end) {
                                std::uint64_t ctx[kMaxOrder];
+                               std::size_t since_poll = 0;
                                for (std::size_t t = begin; t < end; ++t) {
                                    const std::uint8_t* s = texts.data(t);
                                    const std::size_t n = texts.length(t);
                                    double total = 0.0;
                                    for (std::size_t i = 0; i < n; ++i) {
+                                       if (++since_poll == kPollBytes) {
+                                           since_poll = 0;
+                                           if (cancellation_requested()) throw Cancelled{};
+                                       }
                                        const std::uint8_t b = s[i];
                                        double p = p0[b];
                                        context_hashes(s, i, order_, ctx);

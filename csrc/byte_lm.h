@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <shared_mutex>
 #include <vector>
 
 #include "parallel.h"
@@ -31,10 +32,15 @@ public:
     int order() const { return order_; }
     int table_bits() const { return table_bits_; }
     double beta() const { return beta_; }
-    std::int64_t fitted_bytes() const { return total0_; }
+    std::int64_t fitted_bytes() const;
+
+    // Thread safety: fit, bits and fitted_bytes may be called from several threads on one model
+    // (Python threads do: the GIL is released during the work). A fit holds the model exclusively
+    // (its workers still run in parallel); bits and fitted_bytes share it; so bits never sees half
+    // of a fit, and concurrent fits add up to the same model as sequential ones.
 
     // Adds the counts of every text. Counts are integer adds, so the model is the same whatever
-    // the thread count.
+    // the thread count. A fit cancelled by Ctrl-C keeps the counts of the bytes it had read.
     void fit(const Tape& texts, int threads, const KeepGoing& keep_going);
 
     // out[i] = -sum over the bytes of text i of log2 p(byte | context): its code length in bits.
@@ -47,7 +53,8 @@ private:
     std::vector<std::atomic<std::uint32_t>> pair_counts_;  // c(ctx, b)
     std::vector<std::atomic<std::uint32_t>> ctx_counts_;   // c(ctx)
     std::atomic<std::int64_t> byte_counts_[256];
-    std::int64_t total0_ = 0;
+    std::int64_t total0_ = 0;  // sum of byte_counts_, updated at the end of a fit
+    mutable std::shared_mutex mu_;
 };
 
 }  // namespace zipsift

@@ -204,6 +204,16 @@ void NgramHasher::give_back(std::unique_ptr<NgramMemo> memo) const {
     memos_.push_back(std::move(memo));
 }
 
+namespace {
+
+// One text can be hundreds of MB: every pass over it checks for cancellation (Ctrl-C) every
+// 2^16 steps, since parallel_for only checks between chunks and one text is one chunk.
+inline void poll_cancel(std::size_t step, std::size_t mask = 0xFFFF) {
+    if ((step & mask) == mask && cancellation_requested()) throw Cancelled{};
+}
+
+}  // namespace
+
 void NgramHasher::featurize(const std::uint8_t* text, std::size_t len, Worker& w) const {
     // 1. Lowercase (ASCII; compat callers lowercased any non-ASCII text already, the Python way).
     w.lowered.resize(len);
@@ -236,6 +246,7 @@ void NgramHasher::featurize(const std::uint8_t* text, std::size_t len, Worker& w
             p += step;
             continue;
         }
+        poll_cancel(w.tokens.size());
         const std::uint8_t* start = p;
         p += step;
         while (p < end) {
@@ -254,6 +265,7 @@ void NgramHasher::featurize(const std::uint8_t* text, std::size_t len, Worker& w
         for (int k = 1; k <= n_; ++k) {
             const std::uint64_t salt = static_cast<std::uint64_t>(k) * 0xD6E8FEB86659FD93ull;
             for (std::size_t i = 0; i + k <= m; ++i) {
+                poll_cancel(i);
                 std::uint64_t g = w.token_hash[i];
                 for (int j = 1; j < k; ++j) g = rotl(g * kMul, 27) ^ w.token_hash[i + j];
                 w.out.push_back(static_cast<std::uint32_t>(range_reduce(fmix64(g ^ salt), buckets_)));
@@ -268,6 +280,7 @@ void NgramHasher::featurize(const std::uint8_t* text, std::size_t len, Worker& w
     w.joined.clear();
     for (int k = 1; k <= n_; ++k) {
         for (std::size_t i = 0; i + k <= m; ++i) {
+            poll_cancel(i);
             if (k == 1) {
                 w.keys.push_back({w.tokens[i].first, w.tokens[i].second, false});
                 continue;
@@ -284,48 +297,50 @@ void NgramHasher::featurize(const std::uint8_t* text, std::size_t len, Worker& w
     const std::size_t nk = w.keys.size();
     auto key_data = [&](const Worker::Key& key) { return (key.joined ? w.joined.data() : s) + key.offset; };
     w.token_hash.resize(nk);
-    for (std::size_t i = 0; i < nk; ++i) w.token_hash[i] = fast_hash(key_data(w.keys[i]), w.keys[i].length);
+    for (std::size_t i = 0; i < nk; ++i) {
+        poll_cancel(i);
+        w.token_hash[i] = fast_hash(key_data(w.keys[i]), w.keys[i].length);
+    }
     NgramMemo& memo = *w.memo;
     memo.use_modulus(buckets_);
     constexpr std::size_t kAhead = 12;
     for (std::size_t i = 0; i < std::min(kAhead, nk); ++i) memo.prefetch(w.token_hash[i]);
     for (std::size_t i = 0; i < nk; ++i) {
+        poll_cancel(i, 0x3FFF);  // every 2^14 lookups: the slow step
         if (i + kAhead < nk) memo.prefetch(w.token_hash[i + kAhead]);
         w.out.push_back(memo.bucket(key_data(w.keys[i]), w.keys[i].length, w.token_hash[i]));
     }
 }
 
-namespace {
-
-std::size_t grain_for(std::size_t n, int threads) {
-    // Texts vary in length: many small chunks balance the load; ~16 per thread is plenty.
-    return std::max<std::size_t>(1, n / (static_cast<std::size_t>(resolve_threads(threads)) * 16));
-}
-
-}  // namespace
-
 void NgramHasher::for_each_featurized(const Tape& texts, int threads, const KeepGoing& keep_going,
                                       const std::function<void(Worker&, int, std::size_t)>& visit) const {
-    const int nthreads = resolve_threads(threads);
-    std::vector<Worker> workers(nthreads);
-    if (scheme_ == NgramScheme::compat)
-        for (auto& w : workers) w.memo = borrow_memo();
-    bool ok = parallel_for(texts.size(), grain_for(texts.size(), threads), nthreads,
-                           [&](int worker, std::size_t begin, std::size_t end) {
-                               Worker& w = workers[worker];
-                               for (std::size_t i = begin; i < end; ++i) {
-                                   featurize(texts.data(i), texts.length(i), w);
-                                   visit(w, worker, i);
-                               }
-                           },
-                           keep_going);
+    // Chunks bounded in bytes (Ctrl-C between them), and no more workers, nor memo tables (~12 MB
+    // each), than there are chunks: a memo is borrowed on a worker's first text.
+    const std::vector<std::size_t> chunks = tape_chunks(texts);
+    std::vector<Worker> workers(parallel_workers(chunks.size() - 1, threads));
+    bool ok = false;
+    try {
+        ok = parallel_for_chunks(chunks, threads,
+                                 [&](int worker, std::size_t begin, std::size_t end) {
+                                     Worker& w = workers[worker];
+                                     if (scheme_ == NgramScheme::compat && !w.memo) w.memo = borrow_memo();
+                                     for (std::size_t i = begin; i < end; ++i) {
+                                         featurize(texts.data(i), texts.length(i), w);
+                                         visit(w, worker, i);
+                                     }
+                                 },
+                                 keep_going);
+    } catch (...) {
+        for (auto& w : workers) give_back(std::move(w.memo));
+        throw;
+    }
     for (auto& w : workers) give_back(std::move(w.memo));
     if (!ok) throw Cancelled{};
 }
 
 void NgramHasher::accumulate(const Tape& texts, int threads, const KeepGoing& keep_going,
                              std::int64_t* counts) const {
-    std::vector<std::vector<std::int64_t>> partial(resolve_threads(threads));
+    std::vector<std::vector<std::int64_t>> partial(resolve_threads(threads));  // filled lazily
     for_each_featurized(texts, threads, keep_going, [&](Worker& w, int worker, std::size_t) {
         auto& c = partial[worker];
         if (c.empty()) c.assign(buckets_, 0);

@@ -29,7 +29,8 @@ public:
             // Streaming a then b could change zstd's frame (buffering, parameter choice by pledged
             // size); one-shot on a contiguous copy is what ZSTD_compress does.
             if (joined_.size() < n) joined_.resize(n);
-            std::memcpy(joined_.data(), a, na);
+            // An empty text's data pointer may be null, and memcpy from null is undefined even for 0 bytes.
+            if (na != 0) std::memcpy(joined_.data(), a, na);
             std::memcpy(joined_.data() + na, b, nb);
             src = joined_.data();
         }

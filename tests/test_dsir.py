@@ -171,6 +171,7 @@ def test_bad_input_is_refused(data, fitted):
         DSIR(["x"], scheme="sha256")
 
 
+@pytest.mark.memory_bound
 def test_select_memory_is_bounded_by_buckets_and_k_not_by_the_pool(tmp_path):
     # 600,000 records (~200 MB as Python dicts) streamed from a generator through fit and select
     # (compat: its memo tables are the largest per-thread state); peak RSS stays far below the pool.

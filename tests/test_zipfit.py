@@ -110,6 +110,7 @@ def test_topk_refuses_nan_scores():
         TopK(k=2).offer(np.array([0.1, np.nan]), ["a", "b"])
 
 
+@pytest.mark.memory_bound
 def test_select_memory_is_bounded_by_k_not_by_the_pool(tmp_path):
     # 1,000,000 short records streamed from a generator; peak RSS must stay far below what
     # holding the pool would take. Runs in a fresh process so the measurement is its own.

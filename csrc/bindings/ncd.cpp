@@ -14,11 +14,12 @@ namespace zipsift {
 
 using py_support::keep_going;
 using py_support::run_without_gil;
+using py_support::Threads;
 using py_support::tape_from_texts;
 
 namespace {
 
-py::array_t<std::int64_t> py_compressed_sizes(py::handle texts, const std::string& codec, int level, int threads) {
+py::array_t<std::int64_t> py_compressed_sizes(py::handle texts, const std::string& codec, int level, Threads threads) {
     CodecSpec spec = make_codec_spec(codec, level);
     resolve_threads(threads);
     Tape tape = tape_from_texts(texts, "texts");
@@ -28,7 +29,7 @@ py::array_t<std::int64_t> py_compressed_sizes(py::handle texts, const std::strin
     return out;
 }
 
-py::array_t<double> py_ncd_matrix(py::handle a, py::handle b, const std::string& codec, int level, int threads) {
+py::array_t<double> py_ncd_matrix(py::handle a, py::handle b, const std::string& codec, int level, Threads threads) {
     CodecSpec spec = make_codec_spec(codec, level);
     resolve_threads(threads);
     Tape ta = tape_from_texts(a, "a"), tb = tape_from_texts(b, "b");
@@ -38,7 +39,7 @@ py::array_t<double> py_ncd_matrix(py::handle a, py::handle b, const std::string&
     return out;
 }
 
-std::unique_ptr<TargetSet> make_target_set(py::handle targets, const std::string& codec, int level, int threads) {
+std::unique_ptr<TargetSet> make_target_set(py::handle targets, const std::string& codec, int level, Threads threads) {
     CodecSpec spec = make_codec_spec(codec, level);
     resolve_threads(threads);
     Tape tape = tape_from_texts(targets, "targets");
@@ -49,7 +50,7 @@ std::unique_ptr<TargetSet> make_target_set(py::handle targets, const std::string
     return set;
 }
 
-py::array_t<double> py_alignment(const TargetSet& set, py::handle candidates, int threads) {
+py::array_t<double> py_alignment(const TargetSet& set, py::handle candidates, Threads threads) {
     resolve_threads(threads);
     Tape tape = tape_from_texts(candidates, "candidates");
     py::array_t<double> out(static_cast<py::ssize_t>(tape.size()));
@@ -62,6 +63,9 @@ py::array_t<double> py_alignment(const TargetSet& set, py::handle candidates, in
 
 void bind_ncd(py::module_& m) {
     m.def("codecs", &available_codecs, "Names of the codecs compiled into this build.");
+    m.attr("MAX_THREADS") = kMaxThreads;
+    m.def("_tape_chunks", [](py::handle texts) { return tape_chunks(tape_from_texts(texts, "texts")); },
+          "Chunk boundaries the core splits a batch of texts into (for tests): bounded in bytes.");
     m.def("usable_cores", &usable_cores, "Cores in this process's affinity mask (what threads=0 uses).");
     m.def("codec_library_versions", [] {
         py::dict out;

@@ -18,6 +18,7 @@ namespace zipsift {
 
 using py_support::keep_going;
 using py_support::run_without_gil;
+using py_support::Threads;
 using py_support::tape_from_texts;
 
 namespace {
@@ -84,7 +85,7 @@ std::unique_ptr<NgramHasher> make_hasher(int ngrams, std::int64_t buckets, const
     return std::make_unique<NgramHasher>(ngrams, static_cast<std::uint64_t>(buckets), s, std::move(table));
 }
 
-py::array_t<std::int64_t> py_counts(const NgramHasher& h, py::handle texts, int threads) {
+py::array_t<std::int64_t> py_counts(const NgramHasher& h, py::handle texts, Threads threads) {
     resolve_threads(threads);
     Tape tape = texts_tape(h, texts, "texts");
     py::array_t<std::int64_t> out(static_cast<py::ssize_t>(h.buckets()));
@@ -95,7 +96,7 @@ py::array_t<std::int64_t> py_counts(const NgramHasher& h, py::handle texts, int 
 }
 
 py::tuple py_dot(const NgramHasher& h, py::handle texts,
-                 py::array_t<double, py::array::c_style | py::array::forcecast> weights, int threads) {
+                 py::array_t<double, py::array::c_style | py::array::forcecast> weights, Threads threads) {
     resolve_threads(threads);
     if (weights.ndim() != 1 || static_cast<std::uint64_t>(weights.shape(0)) != h.buckets())
         throw py::value_error("weights must be a float64 vector of length buckets (" + std::to_string(h.buckets()) +
@@ -111,7 +112,7 @@ py::tuple py_dot(const NgramHasher& h, py::handle texts,
     return py::make_tuple(scores, totals);
 }
 
-py::tuple py_csr(const NgramHasher& h, py::handle texts, int threads) {
+py::tuple py_csr(const NgramHasher& h, py::handle texts, Threads threads) {
     resolve_threads(threads);
     Tape tape = texts_tape(h, texts, "texts");
     NgramHasher::Csr csr;
@@ -146,12 +147,12 @@ py::bytes py_sha256(py::bytes data) {
 static void bind_byte_lm(py::module_& m) {
     py::class_<ByteNgramLM>(m, "ByteNgramLM")
         .def(py::init<int, int, double>(), py::arg("order") = 5, py::arg("table_bits") = 22, py::arg("beta") = 1.0)
-        .def("fit", [](ByteNgramLM& lm, py::handle texts, int threads) {
+        .def("fit", [](ByteNgramLM& lm, py::handle texts, Threads threads) {
             resolve_threads(threads);
             Tape tape = tape_from_texts(texts, "texts");
             run_without_gil([&] { lm.fit(tape, threads, keep_going); });
         }, py::arg("texts"), py::arg("threads") = 0)
-        .def("bits", [](const ByteNgramLM& lm, py::handle texts, int threads) {
+        .def("bits", [](const ByteNgramLM& lm, py::handle texts, Threads threads) {
             resolve_threads(threads);
             Tape tape = tape_from_texts(texts, "texts");
             py::array_t<double> out(static_cast<py::ssize_t>(tape.size()));
@@ -162,7 +163,11 @@ static void bind_byte_lm(py::module_& m) {
         .def_property_readonly("order", &ByteNgramLM::order)
         .def_property_readonly("table_bits", &ByteNgramLM::table_bits)
         .def_property_readonly("beta", &ByteNgramLM::beta)
-        .def_property_readonly("fitted_bytes", &ByteNgramLM::fitted_bytes);
+        // Without the GIL: a fit on another Python thread holds the model and needs the GIL to poll Ctrl-C.
+        .def_property_readonly("fitted_bytes", [](const ByteNgramLM& lm) {
+            py::gil_scoped_release release;
+            return lm.fitted_bytes();
+        });
 }
 
 

@@ -20,6 +20,7 @@ namespace zipsift {
 
 using py_support::keep_going;
 using py_support::run_without_gil;
+using py_support::Threads;
 
 namespace {
 
@@ -36,7 +37,7 @@ sm::Embeddings embeddings(const carray<float>& a, const char* what) {
 }
 
 py::tuple py_dense_kernel(const carray<float>& x, const std::optional<carray<float>>& y, const std::string& metric,
-                          double gamma, int threads) {
+                          double gamma, Threads threads) {
     const sm::Metric m = sm::parse_metric(metric);
     resolve_threads(threads);
     const sm::Embeddings ex = embeddings(x, "X");
@@ -49,7 +50,7 @@ py::tuple py_dense_kernel(const carray<float>& x, const std::optional<carray<flo
 }
 
 py::tuple py_knn_kernel(const carray<float>& x, const std::optional<carray<float>>& y, std::size_t t,
-                        const std::string& metric, double gamma, int threads) {
+                        const std::string& metric, double gamma, Threads threads) {
     const sm::Metric m = sm::parse_metric(metric);
     resolve_threads(threads);
     const sm::Embeddings ex = embeddings(x, "X");
@@ -65,7 +66,7 @@ py::tuple py_knn_kernel(const carray<float>& x, const std::optional<carray<float
     return py::make_tuple(index, value);
 }
 
-py::tuple py_scan_values(const py::array_t<float, py::array::c_style>& a, int threads) {
+py::tuple py_scan_values(const py::array_t<float, py::array::c_style>& a, Threads threads) {
     resolve_threads(threads);
     sm::Scan s;
     const float* data = a.data();
@@ -74,7 +75,7 @@ py::tuple py_scan_values(const py::array_t<float, py::array::c_style>& a, int th
     return py::make_tuple(s.non_finite, s.first_non_finite, s.min, s.max);
 }
 
-py::array_t<float> py_transpose(const py::array_t<float, py::array::c_style>& a, int threads) {
+py::array_t<float> py_transpose(const py::array_t<float, py::array::c_style>& a, Threads threads) {
     if (a.ndim() != 2) throw py::value_error("transpose needs a 2-d array");
     resolve_threads(threads);
     const std::size_t rows = static_cast<std::size_t>(a.shape(0)), cols = static_cast<std::size_t>(a.shape(1));
@@ -112,7 +113,7 @@ py::tuple py_maximize(const std::string& objective, std::size_t budget, const st
                       const OptionalFloats& rows, const OptionalFloats& cols, const std::optional<py::tuple>& csr,
                       const std::optional<py::tuple>& csc, std::size_t n, const OptionalFloats& floor,
                       const OptionalFloats& cap, double lambda, double regularizer, double epsilon,
-                      std::uint64_t seed, bool stop_if_zero_gain, bool stop_if_negative_gain, int threads,
+                      std::uint64_t seed, bool stop_if_zero_gain, bool stop_if_negative_gain, Threads threads,
                       const std::optional<py::function>& progress) {
     sm::GreedyOptions o;
     o.optimizer = sm::parse_optimizer(optimizer);

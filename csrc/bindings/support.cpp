@@ -54,6 +54,24 @@ Tape tape_from_texts(py::handle texts, const char* what) {
     return tape;
 }
 
+int threads_from_python(py::handle src) {
+    const std::string expected = "threads must be >= 0 and at most " + std::to_string(kMaxThreads) +
+                                 ", an integer (0 = every core this process may use, " +
+                                 std::to_string(usable_cores()) + " here)";
+    if (PyBool_Check(src.ptr())) throw py::value_error(expected + ", got a bool");
+    PyObject* index = PyNumber_Index(src.ptr());  // int, numpy integer, anything with __index__
+    if (!index) {
+        PyErr_Clear();
+        throw py::value_error(expected + ", got " + std::string(py::str(py::repr(src))));
+    }
+    int overflow = 0;
+    const long long v = PyLong_AsLongLongAndOverflow(index, &overflow);
+    Py_DECREF(index);
+    if (overflow != 0 || v < 0 || v > kMaxThreads)
+        throw py::value_error(expected + ", got " + std::string(py::str(py::repr(src))));
+    return static_cast<int>(v);
+}
+
 bool keep_going() {
     py::gil_scoped_acquire gil;
     return PyErr_CheckSignals() == 0;

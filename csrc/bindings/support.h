@@ -12,6 +12,18 @@ namespace zipsift::py_support {
 
 namespace py = pybind11;
 
+// The `threads` argument of every batched entry point: declare it as `Threads threads` (it
+// converts to int). Any Python integer is accepted and checked here, so that a bad value (a bool,
+// a float, negative, beyond kMaxThreads or beyond a C int) is one plain ValueError saying what to
+// pass, never pybind11's "incompatible function arguments" listing nor an abort.
+struct Threads {
+    int value = 0;
+    operator int() const { return value; }
+};
+
+// Checks one `threads` value (see Threads); throws py::value_error.
+int threads_from_python(py::handle src);
+
 // A sequence (or any iterable) of str (encoded as UTF-8) or bytes-like objects, as one tape.
 // `what` names the argument in error messages ("texts[3] is int ...").
 Tape tape_from_texts(py::handle texts, const char* what);
@@ -36,3 +48,20 @@ void run_without_gil(F&& f) {
 }
 
 }  // namespace zipsift::py_support
+
+namespace pybind11::detail {
+
+template <>
+struct type_caster<zipsift::py_support::Threads> {
+    PYBIND11_TYPE_CASTER(zipsift::py_support::Threads, const_name("int"));
+
+    bool load(handle src, bool) {
+        value.value = zipsift::py_support::threads_from_python(src);
+        return true;
+    }
+    static handle cast(const zipsift::py_support::Threads& t, return_value_policy, handle) {
+        return PyLong_FromLong(t.value);
+    }
+};
+
+}  // namespace pybind11::detail

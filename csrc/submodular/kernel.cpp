@@ -249,7 +249,7 @@ Scan dense_kernel(const Embeddings& x, const Embeddings& y, bool symmetric, Metr
     const Packed p = pack(x, y, metric);
     const std::size_t n = p.rows, m = p.cols;
     const std::size_t row_blocks = (p.rows_pad + kRowBlock - 1) / kRowBlock;
-    const int workers = resolve_threads(threads);
+    const int workers = parallel_workers(row_blocks, threads);  // per-worker tiles: no more than used
     std::vector<std::vector<float>> tiles(workers, std::vector<float>(kRowBlock * kColBlock));
     const bool by_distance = metric == Metric::rbf || metric == Metric::euclidean;
     // Every value is computed here once (the mirrored ones are copies), so its statistics come free.
@@ -319,7 +319,7 @@ void knn_kernel(const Embeddings& x, const Embeddings& y, std::size_t t, Metric 
     const std::size_t n = p.rows, m = p.cols;
     const bool by_distance = metric == Metric::rbf || metric == Metric::euclidean;
     const std::size_t row_blocks = (p.rows_pad + kRowBlock - 1) / kRowBlock;
-    const int workers = resolve_threads(threads);
+    const int workers = parallel_workers(row_blocks, threads);  // per-worker tiles: no more than used
     std::vector<std::vector<float>> tiles(workers, std::vector<float>(kRowBlock * kColBlock));
 
     check_cancel(parallel_for(row_blocks, 1, threads, [&](int w, std::size_t b0, std::size_t b1) {

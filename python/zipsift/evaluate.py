@@ -28,8 +28,8 @@ target). Comparing selections of the same size from the same pool ranks them bef
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+import threading
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 import zstandard
@@ -44,6 +44,8 @@ PROXIES = ("zstd", "ngram")  # the defaults: model-free, seconds per selection
 ALL_PROXIES = PROXIES + ("lm",)  # "lm" fine-tunes a real model: opt-in
 DEFAULT_MAX_DICT_BYTES = 4 << 20
 ZSTD_MAX_WINDOW = 1 << 23  # level 19's window: a longer dictionary is not reachable
+# Held-out bytes per task of the zstd proxy: well under a second at level 19, so Ctrl-C is answered fast.
+ZSTD_CHUNK_BYTES = 1 << 18
 
 
 def _as_bytes(texts: Iterable[Any], text_field: str, start: int = 0) -> List[bytes]:
@@ -55,8 +57,10 @@ def _as_bytes(texts: Iterable[Any], text_field: str, start: int = 0) -> List[byt
 
 
 def _threads(threads: int) -> int:
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 0:
-        raise ValueError(f"threads must be >= 0 (0 = every core this process may use), got {threads!r}")
+    if (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
+            or not 0 <= threads <= _core.MAX_THREADS):
+        raise ValueError(f"threads must be >= 0 and at most {_core.MAX_THREADS}, an integer "
+                         f"(0 = every core this process may use), got {threads!r}")
     return _core.usable_cores() if threads == 0 else int(threads)
 
 
@@ -165,17 +169,58 @@ class SelectionEvaluator:
 
     def _zstd_bpb(self, dictionary: bytes) -> float:
         d = zstandard.ZstdCompressionDict(dictionary, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
-        d.precompute_compress(level=self.zstd_level)  # digest once, share across threads
+        chunks = list(_byte_chunks(self.heldout, ZSTD_CHUNK_BYTES))
+        sizes: List[int] = [0] * len(chunks)
+        next_chunk = iter(range(len(chunks)))
+        lock = threading.Lock()
+        stop = threading.Event()
+        failure: List[BaseException] = []
 
-        def frames(texts: List[bytes]) -> int:
+        def work() -> None:
+            # One compressor per worker, reused; it digests the dictionary in its first compress,
+            # which releases the GIL (precompute_compress would hold it for seconds, deaf to Ctrl-C).
             c = zstandard.ZstdCompressor(level=self.zstd_level, dict_data=d, write_checksum=False,
                                          write_content_size=False, write_dict_id=False)
-            return sum(len(c.compress(t)) for t in texts)
+            try:
+                while not stop.is_set():
+                    with lock:
+                        i = next(next_chunk, None)
+                    if i is None:
+                        return
+                    sizes[i] = sum(len(c.compress(t)) for t in chunks[i])
+            except BaseException as e:  # re-raised on the caller's thread
+                failure.append(e)
+                stop.set()
 
-        parts = [self.heldout[i::self.threads] for i in range(self.threads)]
-        with ThreadPoolExecutor(max_workers=self.threads) as pool:
-            total = sum(pool.map(frames, [p for p in parts if p]))
-        return 8.0 * total / self.heldout_bytes
+        # Daemon workers over chunks bounded in bytes; the caller waits in short steps, so Ctrl-C
+        # returns at once: the workers stop after their current chunk, in the background.
+        workers = [threading.Thread(target=work, name="zipsift-zstd-proxy", daemon=True)
+                   for _ in range(min(self.threads, len(chunks)))]
+        for w in workers:
+            w.start()
+        try:
+            for w in workers:
+                while w.is_alive():
+                    w.join(0.05)
+        finally:
+            stop.set()
+        if failure:
+            raise failure[0]
+        return 8.0 * sum(sizes) / self.heldout_bytes
+
+
+def _byte_chunks(texts: List[bytes], max_bytes: int) -> Iterator[List[bytes]]:
+    """Consecutive runs of texts of at most max_bytes together (a longer text is a run of its own)."""
+    chunk: List[bytes] = []
+    size = 0
+    for t in texts:
+        if chunk and size + len(t) > max_bytes:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(t)
+        size += len(t)
+    if chunk:
+        yield chunk
 
 
 def zstd_bpb(selection: Iterable[Text], heldout: Iterable[Text], level: int = 19,
