@@ -138,18 +138,23 @@ def _open_binary(path: Path, suffix: str):
 def _lines(path: Path, suffix: str) -> Iterator[Tuple[int, bytes]]:
     """(1-based line number, line without its end of line). A corrupt or truncated compressed file
     raises ValueError naming the last good line."""
-    number = 0
     with _open_binary(path, suffix) as fh:
-        try:
-            for number, raw in enumerate(fh, start=1):
-                if raw.endswith(b"\n"):
-                    raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
-                if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                    raw = raw[3:]  # a UTF-8 byte order mark is not part of the first record
-                yield number, raw
-        except (OSError, EOFError, zstandard.ZstdError) as err:
-            raise ValueError(f"{path}: the file is corrupt or truncated after line {number} ({err}); "
-                             f"re-create or re-download it") from err
+        yield from _numbered_lines(fh, path)
+
+
+def _numbered_lines(fh, path: Path) -> Iterator[Tuple[int, bytes]]:
+    """_lines of an open binary file (decompressed); ``path`` names it in errors."""
+    number = 0
+    try:
+        for number, raw in enumerate(fh, start=1):
+            if raw.endswith(b"\n"):
+                raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]  # a UTF-8 byte order mark is not part of the first record
+            yield number, raw
+    except (OSError, EOFError, zstandard.ZstdError) as err:
+        raise ValueError(f"{path}: the file is corrupt or truncated after line {number} ({err}); "
+                         f"re-create or re-download it") from err
 
 
 def _check_text(record: Any, text_field: str, path: Path, number: int,
@@ -193,8 +198,9 @@ def _decode(raw: bytes, path: Path, number: int) -> Tuple[Optional[str], Optiona
 
 
 def _records_in_jsonl(path: Path, suffix: str, text_field: str, reserved: Sequence[str],
-                      stats: ReadStats) -> Iterator[Parsed]:
-    for number, raw in _lines(path, suffix):
+                      stats: ReadStats, lines: Optional[Iterator[Tuple[int, bytes]]] = None) -> Iterator[Parsed]:
+    # ``lines``: the file's numbered lines when they do not come from disk (zipsift.ray reads bytes).
+    for number, raw in (_lines(path, suffix) if lines is None else lines):
         if not raw.strip():
             stats.blank_lines += 1
             continue
@@ -211,8 +217,9 @@ def _records_in_jsonl(path: Path, suffix: str, text_field: str, reserved: Sequen
         yield (number, None, bad) if bad else (number, record, None)
 
 
-def _records_in_txt(path: Path, text_field: str) -> Iterator[Parsed]:
-    for number, raw in _lines(path, ".txt"):
+def _records_in_txt(path: Path, text_field: str,
+                    lines: Optional[Iterator[Tuple[int, bytes]]] = None) -> Iterator[Parsed]:
+    for number, raw in (_lines(path, ".txt") if lines is None else lines):
         text, bad = _decode(raw, path, number)
         if bad:
             yield number, None, bad
@@ -223,12 +230,12 @@ def _records_in_txt(path: Path, text_field: str) -> Iterator[Parsed]:
             yield number, {text_field: text}, None
 
 
-def _records_in_parquet(path: Path, text_field: str, reserved: Sequence[str]) -> Iterator[Parsed]:
+def _records_in_parquet(path: Path, text_field: str, reserved: Sequence[str], source: Any = None) -> Iterator[Parsed]:
     try:
         import pyarrow.parquet as pq
     except ImportError:
         raise ImportError(f"{path}: reading .parquet needs pyarrow: pip install \"zipsift[parquet]\"") from None
-    parquet = pq.ParquetFile(path)
+    parquet = pq.ParquetFile(path if source is None else source)  # source: an open file, for zipsift.ray
     names = parquet.schema_arrow.names
     if text_field is not None and text_field not in names:
         raise ValueError(f"{path}: no column {text_field!r} (columns: {', '.join(names)}); "
