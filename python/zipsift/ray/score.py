@@ -16,7 +16,7 @@ from ..dsir import DSIR, gumbel_noise
 from .ranking import ranked_prefix
 from .read import BAD, BLANK, RECORD
 
-KEPT, COUNT = "kept", "count"
+KEPT, STOP, COUNT = "kept", "stop", "count"
 
 
 def _gumbel_at(seed: int, positions: np.ndarray) -> np.ndarray:
@@ -54,8 +54,8 @@ def OUT_SCHEMA():  # noqa: N802
 
 
 class ScoreActor:
-    """Ray Data actor: parsed rows → the batch's ranked prefix (KEPT rows), records per file (COUNT
-    rows), and the BAD/BLANK rows passed on for the driver to raise or count."""
+    """Ray Data actor: parsed rows → the batch's ranked prefix (KEPT rows) and its STOP row (see
+    ``ranking``), records per file (COUNT rows), and the BAD/BLANK rows passed on for the driver to raise or count."""
 
     def __init__(self, make_selector: Callable[[], Any], raw_counts: Optional[np.ndarray], options: Dict[str, Any],
                  k: Optional[int], budget_bytes: Optional[int], offsets: Optional[np.ndarray]):
@@ -81,7 +81,8 @@ class ScoreActor:
         sizes = np.array([len(t.encode("utf-8", "surrogatepass")) for t in texts], dtype=np.int64) \
             if self.budget_bytes is not None else np.zeros(len(texts), np.int64)
         where = np.flatnonzero(eligible)
-        keep = where[ranked_prefix(keys[where], files[where], ordinals[where], sizes[where], self.k, self.budget_bytes)]
+        prefix, stop = ranked_prefix(keys[where], files[where], ordinals[where], sizes[where], self.k, self.budget_bytes)
+        keep = where[prefix]
 
         out: Dict[str, list] = {name: [] for name in OUT_SCHEMA().names}
 
@@ -95,6 +96,9 @@ class ScoreActor:
                ordinal=ordinals[keep].tolist(), key=keys[keep].tolist(), score=scores[keep].tolist(),
                size=sizes[keep].tolist(), raw=kept.column("raw").to_pylist(), reason="", detail="",
                skippable=False, count=1)
+        if stop is not None:  # the first record that did not fit: nothing ranked below it may be kept
+            extend(1, kind=STOP, file=stop[1], line=0, ordinal=stop[2], key=-stop[0], score=0.0, size=0, raw="",
+                   reason="", detail="", skippable=False, count=0)
         per_file, n_records = np.unique(files, return_counts=True)
         extend(len(per_file), kind=COUNT, file=per_file.tolist(), line=0, ordinal=-1, key=0.0, score=0.0, size=0,
                raw="", reason="", detail="", skippable=False, count=n_records.tolist())

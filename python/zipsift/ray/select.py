@@ -15,9 +15,9 @@ from ..io import ReadStats, expand_paths
 from ..topk import ScoredRecord, validate_limits
 from ._connect import connect
 from .fit import CountNgrams
-from .ranking import ranked_prefix
+from .ranking import better_stop, ranked_prefix
 from .read import BAD, BLANK, ParseFiles, bad_record
-from .score import COUNT, KEPT, ScoreActor
+from .score import COUNT, KEPT, STOP, ScoreActor
 
 # The driver folds candidate rows in and compacts them to the ranked prefix once this many wait.
 _COMPACT_ROWS = 1 << 16
@@ -180,17 +180,23 @@ def _merge(scored, ray, names: List[str], k, budget_bytes, on_error: str):
     blank = 0
     first_bad = None  # (file, line, exception) earliest in input order that must be raised
     kept = None
+    stop = None  # the best stop of any block (see ranking): nothing ranked at or below it is kept
     pending: list = []
     pending_rows = 0
 
     def compact(tables):
+        nonlocal stop
         table = pa.concat_tables(tables)
-        order = ranked_prefix(table.column("key").to_numpy(), table.column("file").to_numpy(),
-                              table.column("ordinal").to_numpy(), table.column("size").to_numpy(), k, budget_bytes)
+        order, stop = ranked_prefix(table.column("key").to_numpy(), table.column("file").to_numpy(),
+                                    table.column("ordinal").to_numpy(), table.column("size").to_numpy(), k,
+                                    budget_bytes, stop)
         return table.take(pa.array(order, pa.int64()))
 
     for batch in _rows(scored, ray):
         kind = batch.column("kind").to_numpy(zero_copy_only=False)
+        for i in np.flatnonzero(kind == STOP):
+            stop = better_stop(stop, (-batch.column("key")[int(i)].as_py(), batch.column("file")[int(i)].as_py(),
+                                      batch.column("ordinal")[int(i)].as_py()))
         candidates = batch.filter(pa.array(kind == KEPT))
         if candidates.num_rows:
             pending.append(candidates)
@@ -211,8 +217,8 @@ def _merge(scored, ray, names: List[str], k, budget_bytes, on_error: str):
                              bad_record(names, row["file"], row["line"], row["reason"], row["detail"], row["skippable"]))
     if first_bad is not None:
         raise first_bad[2]
-    if pending or kept is None:
-        kept = compact(([kept] if kept is not None else []) + pending) if pending else None
+    if pending or kept is not None:
+        kept = compact(([kept] if kept is not None else []) + pending)
     rows = [] if kept is None else list(zip(kept.column("score").to_pylist(), kept.column("file").to_pylist(),
                                             kept.column("ordinal").to_pylist(), kept.column("raw").to_pylist()))
     return rows, {"records": int(per_file.sum()), "skipped": skipped, "blank_lines": blank, "per_file": per_file}
