@@ -17,7 +17,8 @@ class CountNgrams:
 
     def __init__(self, ngrams: int, buckets: int, scheme: str, fit: bool = True,
                  offsets: Optional[np.ndarray] = None, limit: Optional[int] = None):
-        self.featurizer = HashedNgrams(ngrams, buckets, scheme) if fit else None
+        self.features = (ngrams, buckets, scheme) if fit else None
+        self.featurizer = None  # built in the worker: the native hasher does not pickle
         self.buckets = buckets
         self.offsets = offsets
         self.limit = limit
@@ -26,6 +27,8 @@ class CountNgrams:
         import pyarrow as pa
         import pyarrow.compute as pc
 
+        if self.features is not None and self.featurizer is None:
+            self.featurizer = HashedNgrams(*self.features)
         recs = batch.filter(pc.equal(batch.column("kind"), RECORD))
         files = recs.column("file").to_numpy()
         texts = recs.column("text").to_pylist()

@@ -31,10 +31,12 @@ FILE_ERROR = "file_error"
 
 
 def _open_bytes(data: bytes, suffix: str):
+    # Ray's file readers decompress .gz/.zst themselves (compression inferred from the name), so the
+    # bytes usually arrive plain; decompress only what still starts with the format's magic number.
     raw = io.BytesIO(data)
-    if suffix.endswith(".gz"):
+    if suffix.endswith(".gz") and data[:2] == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=raw, mode="rb")
-    if suffix.endswith(".zst"):
+    if suffix.endswith(".zst") and data[:4] == b"\x28\xb5\x2f\xfd":
         reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
         return io.BufferedReader(reader, buffer_size=1 << 20)
     return raw

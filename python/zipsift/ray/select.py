@@ -27,13 +27,15 @@ _COMPACT_ROWS = 1 << 16
 class RaySelection:
     """``kept``: ScoredRecord(record, score, index) best first, as ``ZipFit.select``/``DSIR.select``
     return them. ``stats``: what the scoring pass read. ``fit_stats``: DSIR's fitting pass.
-    ``actors``: size of the scoring actor pool. ``seconds``: wall time per stage."""
+    ``actors``: size of the scoring actor pool. ``seconds``: wall time per stage. ``raw_counts``:
+    DSIR's p_R counts (int64 (B,)) summed over the cluster, else None."""
 
     kept: List[ScoredRecord]
     stats: ReadStats
     fit_stats: Optional[ReadStats] = None
     actors: int = 0
     seconds: Dict[str, float] = field(default_factory=dict)
+    raw_counts: Optional[np.ndarray] = None
 
 
 def unwrap_ray_error(err: BaseException) -> BaseException:
@@ -139,7 +141,7 @@ def select(sources: Union[str, Sequence[str]], make_selector: Callable[[], Any],
     result = [ScoredRecord(json.loads(raw), score, int(offsets[f] + o)) for score, f, o, raw in kept]
     seconds = {"fit": clock["fit"] - clock["start"]} if "fit" in clock else {}
     seconds["score"] = clock["score"] - clock.get("fit", clock["start"])
-    return RaySelection(result, read, fit_stats, n_actors, {k_: round(v, 3) for k_, v in seconds.items()})
+    return RaySelection(result, read, fit_stats, n_actors, {k_: round(v, 3) for k_, v in seconds.items()}, raw_counts)
 
 
 def _read_binary_files(ray, paths: List[str]):
