@@ -57,6 +57,7 @@ class LocalCluster:
         # Short path: Ray's unix sockets live under it (108-byte limit).
         self.temp_dir = tempfile.mkdtemp(prefix="zsray")
         self.nodes: List[subprocess.Popen] = []
+        self._seen: set = set()  # every PID of this cluster seen so far (orphans lose their parent)
         common = ["--block", "--node-ip-address=127.0.0.1", f"--num-cpus={cpus_per_node}",
                   f"--object-store-memory={object_store_mb * 1024 * 1024}", "--disable-usage-stats"]
         # Ray >= 2.5x turns token authentication on for clusters; a private token per cluster, given
@@ -93,14 +94,44 @@ class LocalCluster:
     def process_groups(self) -> List[int]:
         return [node.pid for node in self.nodes]  # start_new_session: pgid == pid
 
+    def processes(self) -> List[int]:
+        """Live processes of this cluster: the nodes, their process groups, and all their descendants
+        (Ray's workers may sit in process groups of their own)."""
+        parent = {}
+        for pid in map(int, filter(str.isdigit, os.listdir("/proc"))):
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+                parent[pid] = int(stat.rsplit(")", 1)[1].split()[1])
+                if os.getpgid(pid) in self.process_groups():
+                    self._seen.add(pid)
+            except (OSError, ValueError, IndexError):
+                pass
+        ours = set(self.process_groups()) | {p for p in self._seen if p in parent}
+        grew = True
+        while grew:
+            more = {pid for pid, ppid in parent.items() if ppid in ours and pid not in ours}
+            ours |= more
+            grew = bool(more)
+        ours = {p for p in ours if p in parent}
+        self._seen |= ours
+        return sorted(ours - {os.getpid()})
+
     def stop(self) -> List[int]:
-        """Stop both nodes by their process groups; returns PIDs that still name the temp dir."""
+        """Stop both nodes by their process groups (and any worker outside them, by PID); returns the
+        PIDs of this cluster still alive."""
+        self.processes()  # remember every worker while the tree is still intact
         for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
             for pgid in self.process_groups():
                 try:
                     os.killpg(pgid, sig)
                 except ProcessLookupError:
                     pass
+            if sig == signal.SIGKILL:
+                for pid in self.leftovers():
+                    try:
+                        os.kill(pid, sig)
+                    except ProcessLookupError:
+                        pass
             deadline = time.monotonic() + grace
             while time.monotonic() < deadline and (any(n.poll() is None for n in self.nodes) or self.leftovers()):
                 time.sleep(0.2)
@@ -109,12 +140,14 @@ class LocalCluster:
         return self.leftovers()
 
     def leftovers(self) -> List[int]:
-        """Live processes of this cluster: anything in its process groups or naming its temp dir."""
-        pids = set(processes_naming(self.temp_dir))
-        for pid in map(int, filter(str.isdigit, os.listdir("/proc"))):
+        """Live processes of this cluster: any seen before (same PID, not a zombie), in its process
+        groups, descending from it, or naming its temp dir."""
+        alive = set()
+        for pid in self._seen | set(processes_naming(self.temp_dir)) | set(self.processes()):
             try:
-                if os.getpgid(pid) in self.process_groups():
-                    pids.add(pid)
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
             except OSError:
-                pass
-        return sorted(pids - {os.getpid()})
+                continue
+            if state != "Z":
+                alive.add(pid)
+        return sorted(alive - {os.getpid()})
