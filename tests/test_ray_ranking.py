@@ -87,3 +87,12 @@ def test_bad_engine_parameters_raise_before_any_cluster_is_touched(tmp_path):
         select(str(tmp_path / "p.jsonl"), lambda: ZipFit(["x"], threads=1))
     with pytest.raises(ValueError, match="appears twice"):
         select([str(tmp_path / "p.jsonl")] * 2, lambda: ZipFit(["x"], threads=1), k=1)
+
+
+def test_greedi_refuses_a_bad_number_of_parts_before_touching_a_cluster():
+    from zipsift.ray import greedi_facility_location
+
+    X = np.random.default_rng(0).random((10, 4), dtype=np.float32)
+    for parts in (0, 11, 2.5):
+        with pytest.raises(ValueError, match="parts must be an integer"):
+            greedi_facility_location(X, 3, parts)

@@ -7,7 +7,8 @@
 Needs ``pip install "zipsift[ray]"`` (Ray Data); Ray is imported only when a function runs.
 """
 from ._connect import INSTALL_HINT, connect, require_ray
+from .greedi import GreeDiSelection, facility_location_objective, greedi_facility_location
 from .ranking import ranked_prefix
 from .select import RaySelection, select, unwrap_ray_error
 
-__all__ = ["select", "RaySelection", "connect", "require_ray", "ranked_prefix", "unwrap_ray_error", "INSTALL_HINT"]
+__all__ = ["select", "greedi_facility_location", "GreeDiSelection", "facility_location_objective", "RaySelection", "connect", "require_ray", "ranked_prefix", "unwrap_ray_error", "INSTALL_HINT"]
