@@ -10,6 +10,7 @@ Each configuration runs --rounds times; the fastest round is reported (shared ma
 time). Also reported: peak RSS of a scoring actor, and the rows the top-k merge sends to the driver.
 
 Run: python bench/ray_scaling.py [--pool-mb 4] [--targets 40] [--k 1000] [--cpus 2] [--rounds 2]
+     [--batch-size 512] [--methods zipfit,dsir]
 Needs pip install "zipsift[ray]".
 """
 from __future__ import annotations
@@ -49,6 +50,7 @@ def main() -> None:
     parser.add_argument("--cpus", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--methods", default="zipfit,dsir", help="comma-separated: zipfit, dsir")
     args = parser.parse_args()
 
     import ray
@@ -72,7 +74,7 @@ def main() -> None:
              logging_level="ERROR", log_to_driver=False)
     makers = {"zipfit": lambda: ZipFit(targets, threads=1), "dsir": lambda: DSIR(targets, threads=1)}
     rows = []
-    for method, make in makers.items():
+    for method, make in ((m, makers[m]) for m in args.methods.split(",")):
         def local_run():
             sel = make()
             if method == "dsir":

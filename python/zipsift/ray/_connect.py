@@ -20,7 +20,7 @@ def require_ray():
 def connect(address: Optional[str] = None, object_store_memory: Optional[int] = None):
     """Connect to the Ray cluster at ``address`` ("127.0.0.1:6379", "auto", "ray://..."), or start a
     local one when None and RAY_ADDRESS is unset; a no-op when this process is already connected.
-    Ray Data's progress bars and per-dataset INFO logs are turned off: zipsift reports its own."""
+    Ray Data's progress bars and its INFO/WARNING logs are turned off: zipsift reports its own."""
     ray = require_ray()
     if not ray.is_initialized():
         kwargs = {"address": address, "logging_level": logging.WARNING, "log_to_driver": False}
@@ -31,5 +31,5 @@ def connect(address: Optional[str] = None, object_store_memory: Optional[int] = 
         ray.init(**kwargs)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
     return ray
