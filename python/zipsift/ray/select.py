@@ -6,6 +6,7 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -51,15 +52,30 @@ def unwrap_ray_error(err: BaseException) -> BaseException:
     return err
 
 
-def _rows(ds, ray):
+def _rows(ds, ray, names: Sequence[str]):
     """Batches of ``ds`` on the driver as pyarrow tables, a worker's own exception re-raised."""
     try:
         yield from ds.iter_batches(batch_size=None, batch_format="pyarrow")
     except ray.exceptions.RayError as err:
         inner = unwrap_ray_error(err)
+        if isinstance(inner, OSError):
+            _name_the_corrupt_file(names, inner)
         if inner is err:
             raise
         raise inner from None
+
+
+def _name_the_corrupt_file(names: Sequence[str], err: OSError) -> None:
+    """Ray's reader decompresses .gz/.zst itself, and its error ("Truncated compressed stream")
+    names no file. Find the file with the local reader, which raises its own clear ValueError
+    (file, last good line, what to do); return if none of the compressed files is at fault."""
+    from .. import io as zio
+
+    for name in names:
+        suffix = zio._suffix(Path(name))
+        if suffix and suffix.endswith((".gz", ".zst")):
+            for _ in zio._lines(Path(name), suffix):
+                pass
 
 
 def select(sources: Union[str, Sequence[str]], make_selector: Callable[[], Any], k: Optional[int] = None,
@@ -112,9 +128,9 @@ def select(sources: Union[str, Sequence[str]], make_selector: Callable[[], Any],
         featurizer = (probe.ngrams, probe.buckets, probe.scheme)
         if fit_sample is not None:  # the first N records: count each file's records first, to know where N falls
             offsets = _offsets(_per_file(parsed.map_batches(CountNgrams(*featurizer, fit=False),
-                                                            batch_format="pyarrow"), ray, len(paths))[0])
+                                                            batch_format="pyarrow"), ray, names)[0])
         records, counted, raw_counts = _per_file(parsed.map_batches(
-            CountNgrams(*featurizer, offsets=offsets, limit=fit_sample), batch_format="pyarrow"), ray, len(paths))
+            CountNgrams(*featurizer, offsets=offsets, limit=fit_sample), batch_format="pyarrow"), ray, names)
         if counted.sum() == 0:
             raise ValueError("the raw sample is empty: fit p_R on at least one text of the pool")
         probe.fit_counts(raw_counts)
@@ -158,11 +174,11 @@ def _offsets(records_per_file: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(records_per_file)[:-1]]).astype(np.int64)
 
 
-def _per_file(ds, ray, n_files: int):
-    records = np.zeros(n_files, np.int64)
-    counted = np.zeros(n_files, np.int64)
+def _per_file(ds, ray, names: List[str]):
+    records = np.zeros(len(names), np.int64)
+    counted = np.zeros(len(names), np.int64)
     total = None
-    for batch in _rows(ds, ray):
+    for batch in _rows(ds, ray, names):
         files = batch.column("file").to_numpy()
         np.add.at(records, files, batch.column("records").to_numpy())
         np.add.at(counted, files, batch.column("counted").to_numpy())
@@ -194,7 +210,7 @@ def _merge(scored, ray, names: List[str], k, budget_bytes, on_error: str):
                                     budget_bytes, stop)
         return table.take(pa.array(order, pa.int64()))
 
-    for batch in _rows(scored, ray):
+    for batch in _rows(scored, ray, names):
         kind = batch.column("kind").to_numpy(zero_copy_only=False)
         for i in np.flatnonzero(kind == STOP):
             stop = better_stop(stop, (-batch.column("key")[int(i)].as_py(), batch.column("file")[int(i)].as_py(),
