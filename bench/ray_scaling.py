@@ -88,7 +88,7 @@ def main() -> None:
             best = min(best, time.perf_counter() - start)
         rows.append((method, "local, 1 thread", best))
         for actors in (1, 2):
-            best, peak = float("inf"), {}
+            best, peak, received = float("inf"), {}, 0
             for _ in range(args.rounds):
                 stop = threading.Event()
                 sampler = threading.Thread(target=_actor_rss, args=(stop, peak), daemon=True)
@@ -99,15 +99,17 @@ def main() -> None:
                 stop.set()
                 sampler.join()
                 assert [(r.record, r.score) for r in got.kept] == [(r.record, r.score) for r in expected]
-            rows.append((method, f"ray, {actors} actor{'s' if actors > 1 else ''}", best, peak.get("kb", 0)))
+                received = got.candidates_received
+            rows.append((method, f"ray, {actors} actor{'s' if actors > 1 else ''}", best, peak.get("kb", 0), received))
     batches = -(-n_docs // args.batch_size)
     print(json.dumps({"docs": n_docs, "bytes": n_bytes, "targets": len(targets), "k": args.k,
                       "batch_size": args.batch_size, "batches": batches,
-                      "merge_rows_at_most": batches * (min(args.k, args.batch_size) + 1)}))
-    print(f"{'method':8} {'engine':18} {'seconds':>8} {'docs/s':>9} {'actor RSS':>10}")
+                      "rows_to_driver_without_actor_state": batches * min(args.k, args.batch_size)}))
+    print(f"{'method':8} {'engine':18} {'seconds':>8} {'docs/s':>9} {'actor RSS':>10} {'rows to driver':>15}")
     for row in rows:
         rss = f"{row[3] / 1024:.0f} MB" if len(row) > 3 and row[3] else ""
-        print(f"{row[0]:8} {row[1]:18} {row[2]:8.2f} {n_docs / row[2]:9,.0f} {rss:>10}")
+        sent = f"{row[4]:,}" if len(row) > 4 else ""
+        print(f"{row[0]:8} {row[1]:18} {row[2]:8.2f} {n_docs / row[2]:9,.0f} {rss:>10} {sent:>15}")
     ray.shutdown()
 
 

@@ -96,3 +96,42 @@ def test_greedi_refuses_a_bad_number_of_parts_before_touching_a_cluster():
     for parts in (0, 11, 2.5):
         with pytest.raises(ValueError, match="parts must be an integer"):
             greedi_facility_location(X, 3, parts)
+
+
+@pytest.mark.parametrize("limits", [{"k": 25}, {"budget_bytes": 9000}, {"k": 0}])
+def test_score_actors_fed_batches_in_any_order_merge_to_the_single_machine_selection(quickstart, tmp_path, limits):
+    # The actors' code without Ray: real ZipFit, real parser, batches dealt to two actors out of order.
+    import json as _json
+
+    import pyarrow as pa
+
+    from zipsift import ZipFit
+    from zipsift.io import iter_records, read_texts
+    from zipsift.ray.read import PARSED_SCHEMA, parse_file
+    from zipsift.ray.score import KEPT, STOP, ScoreActor
+
+    lines = (quickstart / "pool.jsonl").read_text().splitlines(keepends=True)
+    files = [tmp_path / f"{i}.jsonl" for i in range(3)]
+    for i, path in enumerate(files):
+        path.write_text("".join(lines[i::3]) + "".join(lines[:5]))  # the first 5 again: ties across files
+    targets = read_texts(quickstart / "targets.jsonl")
+    expected = ZipFit(targets, threads=1).select(iter_records(files), **limits)
+
+    parsed = pa.concat_tables([pa.table(parse_file(p.read_bytes(), str(p), i, "text", ()), schema=PARSED_SCHEMA())
+                               for i, p in enumerate(files)])
+    batches = [parsed.slice(i, 7) for i in range(0, parsed.num_rows, 7)]
+    np.random.default_rng(0).shuffle(batches)
+    actors = [ScoreActor(lambda: ZipFit(targets, threads=1), None, {}, limits.get("k"), limits.get("budget_bytes"),
+                         None) for _ in range(2)]
+    out = pa.concat_tables([actors[i % 2](batch) for i, batch in enumerate(batches)])
+    kind = np.array(out.column("kind").to_pylist())
+    kept = out.filter(pa.array(kind == KEPT))
+    stop = None
+    for row in out.filter(pa.array(kind == STOP)).to_pylist():
+        stop = better_stop(stop, (-row["key"], row["file"], row["ordinal"]))
+    order, _ = ranked_prefix(kept.column("key").to_numpy(), kept.column("file").to_numpy(),
+                             kept.column("ordinal").to_numpy(), kept.column("size").to_numpy(), limits.get("k"),
+                             limits.get("budget_bytes"), stop)
+    got = [(_json.loads(kept.column("raw")[int(i)].as_py()), kept.column("score")[int(i)].as_py()) for i in order]
+    assert got == [(r.record, r.score) for r in expected]
+    assert kept.num_rows < parsed.num_rows  # the actors' running prefixes filtered what they sent on

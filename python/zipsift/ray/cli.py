@@ -22,5 +22,6 @@ def select_on_ray(args: argparse.Namespace, make_selector: Callable[[List[str]],
 
     info = {"address": args.ray_address, "nodes": len([n for n in ray.nodes() if n.get("Alive")]),
             "cluster_cpus": ray.cluster_resources().get("CPU", 0), "actors": result.actors,
-            "threads_per_actor": args.threads, "seconds": result.seconds}
+            "threads_per_actor": args.threads, "seconds": result.seconds,
+            "candidates_received": result.candidates_received}
     return result.kept, result.stats, result.fit_stats, info

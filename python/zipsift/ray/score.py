@@ -66,6 +66,14 @@ class ScoreActor:
         self.k = k
         self.budget_bytes = budget_bytes
         self.offsets = offsets
+        # The ranked prefix of everything this actor has scored (rank fields only, not the records)
+        # and its stop. A batch's record is sent on only if it enters that prefix, so the rows the
+        # driver receives shrink as the actor's threshold rises (about k·ln(n/k) for n records in
+        # random order instead of min(k, batch) per batch). Exact: a record of the actor's final
+        # prefix was in its prefix when it arrived (fewer better records then), so it was sent.
+        self.seen = {name: np.empty(0, dtype) for name, dtype in
+                     (("key", np.float64), ("file", np.int64), ("ordinal", np.int64), ("size", np.int64))}
+        self.stop = None
 
     def __call__(self, batch):
         import pyarrow as pa
@@ -81,8 +89,16 @@ class ScoreActor:
         sizes = np.array([len(t.encode("utf-8", "surrogatepass")) for t in texts], dtype=np.int64) \
             if self.budget_bytes is not None else np.zeros(len(texts), np.int64)
         where = np.flatnonzero(eligible)
-        prefix, stop = ranked_prefix(keys[where], files[where], ordinals[where], sizes[where], self.k, self.budget_bytes)
-        keep = where[prefix]
+        held = len(self.seen["key"])
+        merged = {"key": np.concatenate([self.seen["key"], keys[where]]),
+                  "file": np.concatenate([self.seen["file"], files[where]]),
+                  "ordinal": np.concatenate([self.seen["ordinal"], ordinals[where]]),
+                  "size": np.concatenate([self.seen["size"], sizes[where]])}
+        prefix, stop = ranked_prefix(merged["key"], merged["file"], merged["ordinal"], merged["size"], self.k,
+                                     self.budget_bytes, self.stop)
+        self.seen = {name: column[prefix] for name, column in merged.items()}
+        self.stop = stop
+        keep = where[np.sort(prefix[prefix >= held]) - held]  # this batch's records that entered the prefix
 
         out: Dict[str, list] = {name: [] for name in OUT_SCHEMA().names}
 

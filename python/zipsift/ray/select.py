@@ -37,6 +37,7 @@ class RaySelection:
     actors: int = 0
     seconds: Dict[str, float] = field(default_factory=dict)
     raw_counts: Optional[np.ndarray] = None
+    candidates_received: int = 0  # KEPT rows the actors sent to the driver (the top-k merge's volume)
 
 
 def unwrap_ray_error(err: BaseException) -> BaseException:
@@ -148,6 +149,7 @@ def select(sources: Union[str, Sequence[str]], make_selector: Callable[[], Any],
         batch_size=batch_size, batch_format="pyarrow")
     kept, stats = _merge(scored, ray, names, k, budget_bytes, on_error)
     clock["score"] = time.perf_counter()
+    received = stats.pop("received")
     if offsets is None:
         offsets = _offsets(stats.pop("per_file"))
     else:
@@ -157,7 +159,8 @@ def select(sources: Union[str, Sequence[str]], make_selector: Callable[[], Any],
     result = [ScoredRecord(json.loads(raw), score, int(offsets[f] + o)) for score, f, o, raw in kept]
     seconds = {"fit": clock["fit"] - clock["start"]} if "fit" in clock else {}
     seconds["score"] = clock["score"] - clock.get("fit", clock["start"])
-    return RaySelection(result, read, fit_stats, n_actors, {k_: round(v, 3) for k_, v in seconds.items()}, raw_counts)
+    return RaySelection(result, read, fit_stats, n_actors, {k_: round(v, 3) for k_, v in seconds.items()}, raw_counts,
+                        received)
 
 
 def _read_binary_files(ray, paths: List[str]):
@@ -201,10 +204,16 @@ def _merge(scored, ray, names: List[str], k, budget_bytes, on_error: str):
     stop = None  # the best stop of any block (see ranking): nothing ranked at or below it is kept
     pending: list = []
     pending_rows = 0
+    received = 0
 
     def compact(tables):
         nonlocal stop
         table = pa.concat_tables(tables)
+        # A record reaches the driver once; should a retried batch ever send it twice, keep one copy.
+        _, first = np.unique(np.stack([table.column("file").to_numpy(), table.column("ordinal").to_numpy()]),
+                             axis=1, return_index=True)
+        if len(first) < table.num_rows:
+            table = table.take(pa.array(np.sort(first), pa.int64()))
         order, stop = ranked_prefix(table.column("key").to_numpy(), table.column("file").to_numpy(),
                                     table.column("ordinal").to_numpy(), table.column("size").to_numpy(), k,
                                     budget_bytes, stop)
@@ -216,6 +225,7 @@ def _merge(scored, ray, names: List[str], k, budget_bytes, on_error: str):
             stop = better_stop(stop, (-batch.column("key")[int(i)].as_py(), batch.column("file")[int(i)].as_py(),
                                       batch.column("ordinal")[int(i)].as_py()))
         candidates = batch.filter(pa.array(kind == KEPT))
+        received += candidates.num_rows
         if candidates.num_rows:
             pending.append(candidates)
             pending_rows += candidates.num_rows
@@ -239,4 +249,5 @@ def _merge(scored, ray, names: List[str], k, budget_bytes, on_error: str):
         kept = compact(([kept] if kept is not None else []) + pending)
     rows = [] if kept is None else list(zip(kept.column("score").to_pylist(), kept.column("file").to_pylist(),
                                             kept.column("ordinal").to_pylist(), kept.column("raw").to_pylist()))
-    return rows, {"records": int(per_file.sum()), "skipped": skipped, "blank_lines": blank, "per_file": per_file}
+    return rows, {"records": int(per_file.sum()), "skipped": skipped, "blank_lines": blank, "per_file": per_file,
+                  "received": received}
