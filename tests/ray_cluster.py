@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -137,7 +138,10 @@ class LocalCluster:
                 time.sleep(0.2)
             if not self.leftovers() and all(n.poll() is not None for n in self.nodes):
                 break
-        return self.leftovers()
+        left = self.leftovers()
+        if not left:  # logs and sockets of a cluster that is gone
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+        return left
 
     def leftovers(self) -> List[int]:
         """Live processes of this cluster: any seen before (same PID, not a zombie), in its process
