@@ -120,8 +120,18 @@ class DSIR:
                 on_batch(len(batch))
         if seen == 0:
             raise ValueError("the raw sample is empty: fit p_R on at least one text of the pool")
+        return self.fit_counts(counts)
+
+    def fit_counts(self, counts: np.ndarray) -> "DSIR":
+        """Fit p_R from raw n-gram counts Σ_x h(x) (int64 (B,)), summed over the pool by any means
+        (``zipsift.ray`` sums them across a cluster); the same model as ``fit`` on those texts."""
+        counts = np.asarray(counts)
+        if counts.shape != (self.buckets,) or counts.dtype.kind not in "iu":
+            raise ValueError(f"counts must be an integer array of shape ({self.buckets},), "
+                             f"got {counts.dtype} {counts.shape}")
         if counts.sum() == 0:
             raise ValueError("the raw sample holds no tokens (only whitespace?); p_R needs at least one n-gram")
+        counts = counts.astype(np.int64)
         self.raw_counts = counts
         p_t = self.target_counts / self.target_counts.sum()
         p_r = counts / counts.sum()

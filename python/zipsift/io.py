@@ -222,23 +222,39 @@ def _check_magic(path: Path, suffix: str) -> None:
 def _lines(path: Path, suffix: str) -> Iterator[Tuple[int, bytes]]:
     """(1-based line number, line without its end of line). A corrupt or truncated file raises
     BadRecord(reason=UNREADABLE_TAIL) naming the first line that could not be read."""
-    number = 0
     _check_magic(path, suffix)
     try:
-        with _open_binary(path, suffix) as fh:
-            for number, raw in enumerate(fh, start=1):
-                if raw.endswith(b"\n"):
-                    raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
-                if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                    raw = raw[3:]  # a UTF-8 byte order mark is not part of the first record
-                yield number, raw
+        fh = _open_binary(path, suffix)
     except (_Unreadable, OSError, EOFError, zlib.error, zstandard.ZstdError) as err:
-        if isinstance(err, OSError) and not isinstance(err, gzip.BadGzipFile) and err.filename is not None:
-            raise  # cannot open the file at all: the OS error names it
-        raise BadRecord(path, number + 1, UNREADABLE_TAIL,
-                        f"the file is corrupt or truncated here; every record from this line on is lost ({err})",
-                        hint=" Re-create or re-download it, or pass on_error='skip' (--on-error skip) to keep "
-                             "the records before this line and count the lost tail.") from None
+        raise _unreadable_from(path, 0, err) from None
+    with fh:
+        yield from _numbered_lines(fh, path)
+
+
+def _numbered_lines(fh, path: Path) -> Iterator[Tuple[int, bytes]]:
+    """_lines of an open binary file (decompressed); ``path`` names it in errors (zipsift.ray
+    parses files it read as bytes with this)."""
+    number = 0
+    try:
+        for number, raw in enumerate(fh, start=1):
+            if raw.endswith(b"\n"):
+                raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]  # a UTF-8 byte order mark is not part of the first record
+            yield number, raw
+    except (_Unreadable, OSError, EOFError, zlib.error, zstandard.ZstdError) as err:
+        raise _unreadable_from(path, number, err) from None
+
+
+def _unreadable_from(path: Path, number: int, err: BaseException) -> BaseException:
+    """The error to raise when reading stops after line ``number``: the OS error itself when the
+    file cannot be opened at all (it names the file), else a BadRecord for the lost tail."""
+    if isinstance(err, OSError) and not isinstance(err, gzip.BadGzipFile) and err.filename is not None:
+        return err
+    return BadRecord(path, number + 1, UNREADABLE_TAIL,
+                     f"the file is corrupt or truncated here; every record from this line on is lost ({err})",
+                     hint=" Re-create or re-download it, or pass on_error='skip' (--on-error skip) to keep "
+                          "the records before this line and count the lost tail.")
 
 
 def _check_text(record: Any, text_field: str, path: Path, number: int,
@@ -332,8 +348,9 @@ def _parse_json(line: str, raw: bytes, path: Path, number: int) -> Tuple[Any, Op
 
 
 def _records_in_jsonl(path: Path, suffix: str, text_field: str, reserved: Sequence[str],
-                      stats: ReadStats) -> Iterator[Parsed]:
-    for number, raw in _lines(path, suffix):
+                      stats: ReadStats, lines: Optional[Iterator[Tuple[int, bytes]]] = None) -> Iterator[Parsed]:
+    # ``lines``: the file's numbered lines when they do not come from disk (zipsift.ray reads bytes).
+    for number, raw in (_lines(path, suffix) if lines is None else lines):
         if not raw.strip():
             stats.blank_lines += 1
             continue
@@ -347,8 +364,9 @@ def _records_in_jsonl(path: Path, suffix: str, text_field: str, reserved: Sequen
         yield (number, None, bad) if bad else (number, record, None)
 
 
-def _records_in_txt(path: Path, text_field: str) -> Iterator[Parsed]:
-    for number, raw in _lines(path, ".txt"):
+def _records_in_txt(path: Path, text_field: str,
+                    lines: Optional[Iterator[Tuple[int, bytes]]] = None) -> Iterator[Parsed]:
+    for number, raw in (_lines(path, ".txt") if lines is None else lines):
         text, bad = _decode(raw, path, number)
         if bad:
             yield number, None, bad
@@ -359,21 +377,25 @@ def _records_in_txt(path: Path, text_field: str) -> Iterator[Parsed]:
             yield number, {text_field: text}, None
 
 
-def _records_in_parquet(path: Path, text_field: str, reserved: Sequence[str]) -> Iterator[Parsed]:
+def _records_in_parquet(path: Path, text_field: str, reserved: Sequence[str], source: Any = None) -> Iterator[Parsed]:
     try:
         import pyarrow.parquet as pq
     except ImportError:
         raise ImportError(f"{path}: reading .parquet needs pyarrow: pip install \"zipsift[parquet]\"") from None
     import pyarrow
 
-    with open(path, "rb") as fh:
-        head = fh.read(4)
+    if source is None:  # source: the file's bytes as an open file (zipsift.ray reads them)
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    else:
+        head = source.read(4)
+        source.seek(0)
     if head != b"PAR1":
         raise BadRecord(path, 1, UNREADABLE_TAIL, "not a Parquet file (it does not start with PAR1)",
                         hint=" Check the file, or pass on_error='skip' (--on-error skip) to count it and go on.")
     number = 0
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(path if source is None else source)
         names = parquet.schema_arrow.names
     except (OSError, ValueError, UnicodeDecodeError, pyarrow.ArrowException) as err:
         raise BadRecord(path, 1, UNREADABLE_TAIL, f"not a readable Parquet file ({type(err).__name__}: {err})",

@@ -141,6 +141,18 @@ def add_select_arguments(parser: argparse.ArgumentParser, score_field: str) -> N
     out.add_argument("--report", metavar="REPORT.json", help="write a JSON report of the run")
     run = add_execution_arguments(parser)
     run.add_argument("--batch-size", type=positive_int, default=4096, help="records scored per batch (default 4096)")
+    add_engine_arguments(run)
+
+
+def add_engine_arguments(group) -> None:
+    """--engine, --ray-address, --ray-actors: run on this machine or on a Ray cluster (zipsift.ray)."""
+    group.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="local: this process (default); ray: a Ray cluster, same output (pip install \"zipsift[ray]\")")
+    group.add_argument("--ray-address", metavar="ADDR",
+                       help="Ray cluster to join (host:port, auto, ray://...); default: RAY_ADDRESS, else a local Ray")
+    group.add_argument("--ray-actors", type=non_negative_int, default=0, metavar="N",
+                       help="scoring actors (default 0: one per --threads CPUs of the cluster); "
+                            "with --engine ray, --threads is threads per actor (default 0 means 1)")
 
 
 def add_execution_arguments(parser: argparse.ArgumentParser, threads: bool = True):
@@ -184,27 +196,13 @@ def run_select(args: argparse.Namespace, method: str, make_selector: Callable[[L
     targets = read_texts(args.target, text_field=args.text_field, on_error=args.on_error, stats=target_stats)
     if not targets:
         raise UsageError(f"no usable target records in {' '.join(args.target)}")
-    selector = make_selector(targets)
+    if getattr(args, "engine", "local") == "ray":
+        from ..ray.cli import select_on_ray
 
-    fit_stats = None
-    if fit is not None:
-        fit_stats = ReadStats()
-        fit_records = iter_records(args.source, text_field=args.text_field, on_error=args.on_error,
-                                   stats=fit_stats, reserved_fields=(args.score_field,))
-        with Progress(enabled=progress_enabled(args), label="fit") as progress:
-            try:
-                fit(selector, fit_records, progress.update)
-            except ValueError:
-                if fit_stats.records == 0:
-                    raise empty_source(args.source, fit_stats) from None
-                raise
-
-    source_stats = ReadStats()
-    records = iter_records(args.source, text_field=args.text_field, on_error=args.on_error, stats=source_stats,
-                           reserved_fields=(args.score_field,))
-    with Progress(enabled=progress_enabled(args), label="score" if fit is not None else "") as progress:
-        kept = selector.select(records, k=args.k, budget_bytes=args.budget_bytes, text_field=args.text_field,
-                               batch_size=args.batch_size, on_batch=progress.update, **(select_options or {}))
+        kept, source_stats, fit_stats, ray_info = select_on_ray(args, make_selector, targets, select_options, fit)
+    else:
+        kept, source_stats, fit_stats = _select_locally(args, make_selector(targets), select_options, fit)
+        ray_info = None
 
     if source_stats.records == 0:
         raise empty_source(args.source, source_stats)
@@ -242,6 +240,7 @@ def run_select(args: argparse.Namespace, method: str, make_selector: Callable[[L
             "sources": source_stats.as_dict(),
             "targets": target_stats.as_dict(),
             **({"fit": fit_stats.as_dict()} if fit_stats is not None else {}),
+            **({"ray": ray_info} if ray_info is not None else {}),
             "output": args.out,
             "notes": notes,
             "seconds": round(seconds, 3),
@@ -256,3 +255,28 @@ def empty_source(specs, stats: ReadStats) -> UsageError:
     counts = ", ".join(f"{reason} {n:,}" for reason, n in sorted(stats.skipped.items()))
     why = f"no usable record; skipped: {counts}" if skipped else "it holds no records"
     return UsageError(f"--source {' '.join(map(str, specs))}: {why}; there is nothing to select from")
+
+
+def _select_locally(args: argparse.Namespace, selector: Selector, select_options: Optional[Dict[str, Any]],
+                    fit: Optional[FitPass]):
+    """Stream the sources through ``selector`` in this process: (kept, source stats, fit stats or None)."""
+    fit_stats = None
+    if fit is not None:
+        fit_stats = ReadStats()
+        fit_records = iter_records(args.source, text_field=args.text_field, on_error=args.on_error,
+                                   stats=fit_stats, reserved_fields=(args.score_field,))
+        with Progress(enabled=progress_enabled(args), label="fit") as progress:
+            try:
+                fit(selector, fit_records, progress.update)
+            except ValueError:
+                if fit_stats.records == 0:
+                    raise empty_source(args.source, fit_stats) from None
+                raise
+
+    source_stats = ReadStats()
+    records = iter_records(args.source, text_field=args.text_field, on_error=args.on_error, stats=source_stats,
+                           reserved_fields=(args.score_field,))
+    with Progress(enabled=progress_enabled(args), label="score" if fit is not None else "") as progress:
+        kept = selector.select(records, k=args.k, budget_bytes=args.budget_bytes, text_field=args.text_field,
+                               batch_size=args.batch_size, on_batch=progress.update, **(select_options or {}))
+    return kept, source_stats, fit_stats

@@ -1,0 +1,137 @@
+"""zipsift.ray's exact merge, without a cluster: the ranked prefix of per-block prefixes equals the
+single-machine TopK (ties by input order, the budget walk's cutoff), and the lazy import's message."""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from zipsift.ray import ranked_prefix
+from zipsift.ray.ranking import better_stop
+from zipsift.topk import TopK
+
+
+def _blocks(n, rng, n_blocks):
+    cuts = np.sort(rng.choice(np.arange(1, n), size=min(n_blocks, n) - 1, replace=False))
+    return np.split(np.arange(n), cuts)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_merged_block_prefixes_equal_single_machine_topk_with_ties_and_budget(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 300))
+    keys = rng.integers(0, 6, n).astype(np.float64)  # few distinct values: many ties
+    sizes = rng.integers(1, 50, n)
+    files = np.repeat(np.arange(4), -(-n // 4))[:n]  # records spread over 4 files, in order
+    ordinals = np.concatenate([np.arange(np.count_nonzero(files == f)) for f in range(4)])
+    k = [None, int(rng.integers(0, n + 3))][seed % 2]
+    budget = [None, int(rng.integers(0, sizes.sum() + 10))][(seed // 2) % 2] if k is not None else int(rng.integers(0, sizes.sum()))
+    local = TopK(k=k, budget_bytes=budget)
+    for block in _blocks(n, rng, 5):
+        local.offer(keys[block], block.tolist(), sizes[block].tolist())
+    expected = [item.record for item in local.result()]
+    # per block in any order, then the merge
+    candidates, stop = [], None
+    for block in reversed(_blocks(n, rng, 7)):
+        keep, block_stop = ranked_prefix(keys[block], files[block], ordinals[block], sizes[block], k, budget)
+        candidates.extend(block[keep].tolist())
+        stop = better_stop(stop, block_stop)
+    candidates = np.array(candidates, dtype=np.int64)
+    keep, _ = ranked_prefix(keys[candidates], files[candidates], ordinals[candidates], sizes[candidates], k, budget,
+                            stop)
+    assert candidates[keep].tolist() == expected
+
+
+def test_budget_walk_stops_at_the_first_record_that_overspends():
+    # ranked: a(8 B), b(5 B), c(1 B); budget 10: a fits, b would overspend, c is out too
+    keep, stop = ranked_prefix(np.array([3.0, 2.0, 1.0]), np.zeros(3, np.int64), np.arange(3), np.array([8, 5, 1]),
+                               None, 10)
+    assert keep.tolist() == [0] and stop == (-2.0, 0, 1)
+
+
+def test_merge_without_the_stopping_record_still_stops_there():
+    # Block 1 keeps a, b (5 + 5 of 12 bytes) and stops at c (4 B). Block 2 offers d (1 B), ranked
+    # below c: without block 1's stop a merge would wrongly let d in behind the missing c.
+    keys, files, ordinals, sizes = np.array([9.0, 8.0, 7.0]), np.array([0, 0, 0]), np.arange(3), np.array([5, 5, 4])
+    keep, stop = ranked_prefix(keys, files, ordinals, sizes, None, 12)
+    assert keep.tolist() == [0, 1] and stop == (-7.0, 0, 2)
+    merged_keys, merged_files, merged_ord = np.array([9.0, 8.0, 6.0]), np.array([0, 0, 1]), np.array([0, 1, 0])
+    keep, _ = ranked_prefix(merged_keys, merged_files, merged_ord, np.array([5, 5, 1]), None, 12, stop)
+    assert keep.tolist() == [0, 1]
+
+
+def test_ranked_prefix_refuses_nan_scores_and_a_budget_without_sizes():
+    with pytest.raises(ValueError, match="NaN"):
+        ranked_prefix(np.array([np.nan]), np.zeros(1, np.int64), np.zeros(1, np.int64), None, 1, None)
+    with pytest.raises(ValueError, match="sizes are needed"):
+        ranked_prefix(np.array([1.0]), np.zeros(1, np.int64), np.zeros(1, np.int64), None, None, 5)
+
+
+def test_missing_ray_says_what_to_install(monkeypatch):
+    from zipsift.ray import require_ray
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(ImportError, match=r'pip install "zipsift\[ray\]"'):
+        require_ray()
+
+
+def test_bad_engine_parameters_raise_before_any_cluster_is_touched(tmp_path):
+    from zipsift import ZipFit
+    from zipsift.ray import select
+
+    (tmp_path / "p.jsonl").write_text('{"text": "a"}\n')
+    with pytest.raises(ValueError, match="actors must be a non-negative integer"):
+        select(str(tmp_path / "p.jsonl"), lambda: ZipFit(["x"], threads=1), k=1, actors=-1)
+    with pytest.raises(ValueError, match="give k"):
+        select(str(tmp_path / "p.jsonl"), lambda: ZipFit(["x"], threads=1))
+    with pytest.raises(ValueError, match="appears twice"):
+        select([str(tmp_path / "p.jsonl")] * 2, lambda: ZipFit(["x"], threads=1), k=1)
+
+
+def test_greedi_refuses_a_bad_number_of_parts_before_touching_a_cluster():
+    from zipsift.ray import greedi_facility_location
+
+    X = np.random.default_rng(0).random((10, 4), dtype=np.float32)
+    for parts in (0, 11, 2.5):
+        with pytest.raises(ValueError, match="parts must be an integer"):
+            greedi_facility_location(X, 3, parts)
+
+
+@pytest.mark.parametrize("limits", [{"k": 25}, {"budget_bytes": 9000}, {"k": 0}])
+def test_score_actors_fed_batches_in_any_order_merge_to_the_single_machine_selection(quickstart, tmp_path, limits):
+    # The actors' code without Ray: real ZipFit, real parser, batches dealt to two actors out of order.
+    import json as _json
+
+    import pyarrow as pa
+
+    from zipsift import ZipFit
+    from zipsift.io import iter_records, read_texts
+    from zipsift.ray.read import PARSED_SCHEMA, parse_file
+    from zipsift.ray.score import KEPT, STOP, ScoreActor
+
+    lines = (quickstart / "pool.jsonl").read_text().splitlines(keepends=True)
+    files = [tmp_path / f"{i}.jsonl" for i in range(3)]
+    for i, path in enumerate(files):
+        path.write_text("".join(lines[i::3]) + "".join(lines[:5]))  # the first 5 again: ties across files
+    targets = read_texts(quickstart / "targets.jsonl")
+    expected = ZipFit(targets, threads=1).select(iter_records(files), **limits)
+
+    parsed = pa.concat_tables([pa.table(parse_file(p.read_bytes(), str(p), i, "text", ()), schema=PARSED_SCHEMA())
+                               for i, p in enumerate(files)])
+    batches = [parsed.slice(i, 7) for i in range(0, parsed.num_rows, 7)]
+    np.random.default_rng(0).shuffle(batches)
+    actors = [ScoreActor(lambda: ZipFit(targets, threads=1), None, {}, limits.get("k"), limits.get("budget_bytes"),
+                         None) for _ in range(2)]
+    out = pa.concat_tables([actors[i % 2](batch) for i, batch in enumerate(batches)])
+    kind = np.array(out.column("kind").to_pylist())
+    kept = out.filter(pa.array(kind == KEPT))
+    stop = None
+    for row in out.filter(pa.array(kind == STOP)).to_pylist():
+        stop = better_stop(stop, (-row["key"], row["file"], row["ordinal"]))
+    order, _ = ranked_prefix(kept.column("key").to_numpy(), kept.column("file").to_numpy(),
+                             kept.column("ordinal").to_numpy(), kept.column("size").to_numpy(), limits.get("k"),
+                             limits.get("budget_bytes"), stop)
+    got = [(_json.loads(kept.column("raw")[int(i)].as_py()), kept.column("score")[int(i)].as_py()) for i in order]
+    assert got == [(r.record, r.score) for r in expected]
+    assert kept.num_rows < parsed.num_rows  # the actors' running prefixes filtered what they sent on
