@@ -11,6 +11,13 @@ from .select import select
 def select_on_ray(args: argparse.Namespace, make_selector: Callable[[List[str]], Any], targets: List[str],
                   select_options: Optional[Dict[str, Any]], fit: Optional[Callable]):
     """(kept, source ReadStats, fit ReadStats or None, report entry) for ``run_select``."""
+    if fit is not None and not hasattr(args, "fit_sample"):
+        # Only DSIR's first pass (p_R as a sum of n-gram counts) is distributed; running another
+        # method's pass (length baseline, Moore-Lewis reference) anywhere else would change its scores.
+        from ..cli.common import UsageError
+
+        raise UsageError("--engine ray runs DSIR's first pass only, not --length-fair's or --reference-sample's; "
+                         "run those with --engine local (for gain, a --reference file works on Ray)")
     # One native thread per actor unless asked: Ray schedules actors on CPUs, not the core's pool.
     args.threads = args.threads or 1
     fit_sample = getattr(args, "fit_sample", None) if fit is not None else None
