@@ -135,3 +135,18 @@ def test_score_actors_fed_batches_in_any_order_merge_to_the_single_machine_selec
     got = [(_json.loads(kept.column("raw")[int(i)].as_py()), kept.column("score")[int(i)].as_py()) for i in order]
     assert got == [(r.record, r.score) for r in expected]
     assert kept.num_rows < parsed.num_rows  # the actors' running prefixes filtered what they sent on
+
+
+@pytest.mark.parametrize("method, extra", [("gain", ["--reference-sample", "5"]), ("zipfit", ["--length-fair"])])
+def test_engine_ray_refuses_a_first_pass_it_does_not_distribute(tmp_path, method, extra):
+    # Silently skipping the pass would change the scores (plain gain instead of Moore-Lewis).
+    import subprocess
+
+    data = "tests/data/quickstart"
+    out = tmp_path / "out.jsonl"
+    run = subprocess.run([sys.executable, "-m", "zipsift", "select", method, "--target", f"{data}/targets.jsonl",
+                          "--source", f"{data}/pool.jsonl", "--k", "3", "--out", str(out), "--engine", "ray", *extra],
+                         capture_output=True, text=True)
+    assert run.returncode == 2, run.stderr
+    assert "--engine ray runs DSIR's first pass only" in run.stderr
+    assert not out.exists()
