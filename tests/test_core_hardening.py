@@ -39,6 +39,10 @@ ENTRY_POINTS = {
     "knn_kernel": lambda t: _core.knn_kernel(np.eye(3, dtype=np.float32), None, 1, "cosine", 1.0, t),
     "scan_values": lambda t: _core.scan_values(np.eye(3, dtype=np.float32), t),
     "transpose": lambda t: _core.transpose(np.eye(3, dtype=np.float32), t),
+    "ConditionalCompressor": lambda t: _core.ConditionalCompressor(["abcdefghij"], 3, -1, t),
+    "compression_gain": lambda t: _core.compression_gain(["abc"], _core.ConditionalCompressor(["abcdefghij"]),
+                                                         threads=t),
+    "conditional_sizes": lambda t: _core.conditional_sizes(["abc"], _core.ConditionalCompressor(["abcdefghij"]), t),
 }
 
 

@@ -18,11 +18,12 @@ namespace zipsift {
 using py_support::keep_going;
 using py_support::run_without_gil;
 using py_support::tape_from_texts;
+using py_support::Threads;
 
 namespace {
 
 std::unique_ptr<ConditionalCompressor> make_dictionaries(py::handle texts, int level, long long dict_bytes,
-                                                         int threads) {
+                                                         Threads threads) {
     make_codec_spec("zstd", level);  // validates the level, or says zstd is not compiled in
     resolve_threads(threads);
     if (dict_bytes < 0) dict_bytes = static_cast<long long>(zstd_window_bytes(level));
@@ -42,7 +43,7 @@ DictCombine parse_combine(const std::string& combine) {
 }
 
 py::tuple py_compression_gain(py::handle candidates, const ConditionalCompressor& target,
-                              const ConditionalCompressor* reference, const std::string& combine, int threads) {
+                              const ConditionalCompressor* reference, const std::string& combine, Threads threads) {
     DictCombine rule = parse_combine(combine);
     resolve_threads(threads);
     if (reference && reference->level() != target.level())
@@ -62,7 +63,7 @@ py::tuple py_compression_gain(py::handle candidates, const ConditionalCompressor
     return py::make_tuple(gain, c_target, c_baseline);
 }
 
-py::array_t<std::int64_t> py_conditional_sizes(py::handle texts, const ConditionalCompressor& dicts, int threads) {
+py::array_t<std::int64_t> py_conditional_sizes(py::handle texts, const ConditionalCompressor& dicts, Threads threads) {
     resolve_threads(threads);
     Tape tape = tape_from_texts(texts, "texts");
     py::array_t<std::int64_t> out({static_cast<py::ssize_t>(tape.size()), static_cast<py::ssize_t>(dicts.dictionaries())});
