@@ -29,6 +29,7 @@ Public API (stable; other modules build on it)
 """
 from .loader import (LoadedModel, MissingExtraError, cache_dir, converted_folder, default_model_path, load_model,
                      require_lm_stack, resolve_model, set_threads)
+from .scoring import CausalLM, Prefix  # teacher-forced token probabilities (DELIFT's utility kernel)
 
 __all__ = ["LoadedModel", "MissingExtraError", "load_model", "resolve_model", "default_model_path",
-           "converted_folder", "cache_dir", "set_threads", "require_lm_stack"]
+           "converted_folder", "cache_dir", "set_threads", "require_lm_stack", "CausalLM", "Prefix"]
