@@ -98,6 +98,8 @@ def test_rectangular_kernel_rows_are_samples_columns_are_contexts(lm):
 def test_causal_lm_rejects_bad_input(lm):
     with pytest.raises(ValueError, match="response is empty"):
         lm.token_probabilities("a prompt", "")
+    with pytest.raises(ValueError, match="nothing precedes the response"):
+        lm.token_probabilities("", "b")
     with pytest.raises(ValueError, match="pair 1: the response is empty"):
         lm.batch_token_probabilities([("a", "b"), ("c", "")])
     with pytest.raises(ValueError, match="exceed the model's context of 8192"):

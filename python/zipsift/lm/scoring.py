@@ -129,6 +129,8 @@ class CausalLM:
         torch = self.torch
         head = self.special + self.encode(context) + self.encode(prompt)
         tail = self._response_ids(response, "token_probabilities")
+        if not head:
+            raise ValueError("token_probabilities: nothing precedes the response; give a prompt or a context")
         self._check_length(len(head) + len(tail), "token_probabilities")
         with _Threads(self.threads), torch.inference_mode():
             ids = torch.tensor([head + tail])
