@@ -79,9 +79,12 @@ class SentenceEmbedder:
         else:
             raise ValueError(f"{path / '1_Pooling' / 'config.json'}: only mean or CLS pooling is supported, got {pooling}")
         self.normalize = any(str(m.get("type", "")).endswith("Normalize") for m in modules)
+        from ..lm.loader import _quiet  # no per-tensor progress bars while loading
+
         # Offline: every file is local, never ask the hub.
-        self.tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-        self.encoder = transformers.AutoModel.from_pretrained(str(path), local_files_only=True)
+        with _quiet(transformers):
+            self.tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+            self.encoder = transformers.AutoModel.from_pretrained(str(path), local_files_only=True)
         self.encoder.eval()
         limit = int(getattr(self.encoder.config, "max_position_embeddings", 512))
         self.max_seq_length = int(st_config.get("max_seq_length") or min(self.tokenizer.model_max_length, limit))
