@@ -26,10 +26,27 @@ Public API (stable; other modules build on it)
 ``set_threads(threads) -> int``       torch.set_num_threads with 0 = every usable core.
 ``require_lm_stack() -> (torch, transformers)``   the lazy import with the install message.
 ``MissingExtraError``                 ImportError subclass raised when the extra is missing.
+
+The fine-tuning judge (``finetune.py``; ``zipsift eval --proxy lm``)
+---------------------------------------------------------------------
+``FineTuneJudge(model=None, tokens=30000, seed=0, threads=0, block_size=256, batch_size=4, lr=1e-4,
+warmup=0.1, weight_decay=0.01, bf16=False, heldout_context=2048, progress=None)``
+    ``.baseline(heldout) -> dict``     held-out CE of the un-fine-tuned model (cached).
+    ``.evaluate(selection, heldout) -> dict``   fine-tune a fresh copy on the selection's first
+    ``tokens`` tokens (1 epoch, fixed hyperparameters, block order from ``seed``), then held-out
+    ``ce_nats_per_token`` and ``bits_per_byte``; ``short`` when the selection had fewer tokens.
+    ``.hyperparameters``   the fixed settings; ``.prepare_heldout(texts)`` tokenises once.
+``HeldOut``, ``heldout_cross_entropy(model, heldout)``   the held-out scoring rule (``heldout.py``).
+``TokenBudget``   a selection cut to a token budget in its own order (``packing.py``).
 """
 from .loader import (LoadedModel, MissingExtraError, cache_dir, converted_folder, default_model_path, load_model,
                      require_lm_stack, resolve_model, set_threads)
 from .scoring import CausalLM, Prefix  # teacher-forced token probabilities (DELIFT's utility kernel)
+from .heldout import HeldOut, heldout_cross_entropy
+from .packing import TokenBudget
+from .finetune import DEFAULTS, FineTuneJudge, ShortSelectionWarning
 
 __all__ = ["LoadedModel", "MissingExtraError", "load_model", "resolve_model", "default_model_path",
-           "converted_folder", "cache_dir", "set_threads", "require_lm_stack", "CausalLM", "Prefix"]
+           "converted_folder", "cache_dir", "set_threads", "require_lm_stack",
+           "FineTuneJudge", "ShortSelectionWarning", "DEFAULTS", "HeldOut", "heldout_cross_entropy", "TokenBudget",
+           "CausalLM", "Prefix"]
