@@ -15,8 +15,9 @@ from embeddings (cosine similarity, negatives clipped to 0). Optimizer: lazy gre
 the pool by default, as in the paper.
 
 The utility kernel itself needs a language model. ``utility_kernel`` computes it from any object
-implementing ``TokenProbabilityModel`` (teacher-forced probabilities of the response tokens);
-zipsift ships no model.
+implementing ``TokenProbabilityModel`` (teacher-forced probabilities of the response tokens):
+``zipsift.lm.CausalLM`` runs a local transformers / GGUF model on CPUs (the ``lm`` extra), with the
+in-context example's KV cache computed once per column and reused over batches of rows.
 """
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ import numpy as np
 from .submodular import DenseKernel, Selection, SparseKernel, facility_location, flcg, flmi, kernel
 from .submodular.kernels import as_kernel
 
-__all__ = ["STAGES", "select", "min_max_scale", "TokenProbabilityModel", "utility_kernel", "distance_from_ones"]
+__all__ = ["STAGES", "select", "min_max_scale", "TokenProbabilityModel", "utility_kernel", "distance_from_ones",
+           "ICLTemplate", "DEFAULT_TEMPLATE"]
 
 STAGES = {"instruction": "facility_location", "task": "flmi", "continual": "flcg"}
 
@@ -58,38 +60,139 @@ def distance_from_ones(p: np.ndarray) -> float:
     return float(np.linalg.norm(p - 1.0) / math.sqrt(p.size))
 
 
-def default_icl_prompt(example: Sample, x: str) -> str:
-    """The prompt of sample i with example j prepended as an in-context example."""
-    return f"{example[0]}\n{example[1]}\n\n{x}"
+class ICLTemplate:
+    """How DELIFT's utility kernel shows samples to the model.
 
+    ``query`` renders sample i's instruction x_i: the text right before its response y_i.
+    ``example`` renders sample j = (x_j, y_j) as the in-context example put before that. The
+    placeholders ``{prompt}`` and ``{response}`` are replaced literally (other braces are kept).
+    With the defaults, the two sequences scored for U[i, j] are::
 
-def utility_kernel(model: TokenProbabilityModel, samples: Sequence[Sample],
-                   icl_prompt: Callable[[Sample, str], str] = default_icl_prompt,
-                   progress: Optional[Callable[[int], None]] = None) -> np.ndarray:
-    """DELIFT's utility kernel: float64 (n, n), not symmetric, not scaled (``select`` scales it).
+        d(y_i | x_i):               "{x_i}\n" + "{y_i}"
+        d(y_i | (x_j, y_j), x_i):   "{x_j}\n{y_j}\n\n" + "{x_i}\n" + "{y_i}"
 
-    U[i, j] = d(y_i | x_i) − d(y_i | icl_prompt((x_j, y_j), x_i)), with d = ``distance_from_ones``:
-    positive when example j, shown in context, helps the model answer i. Costs n + n² model calls
-    (n² − n when the diagonal, which is 0 by definition, is skipped); ``progress`` receives the
-    number of calls made.
+    A ``zipsift.lm.CausalLM`` tokenises the three segments (example, query, response) separately and
+    concatenates their ids, so the example's KV cache can be reused exactly; any other
+    ``TokenProbabilityModel`` receives ``example + query`` joined as one prompt string.
     """
+
+    def __init__(self, query: str = "{prompt}\n", example: str = "{prompt}\n{response}\n\n"):
+        if not isinstance(query, str) or "{prompt}" not in query:
+            raise ValueError(f"query template must be a str containing {{prompt}}, got {query!r}")
+        if not isinstance(example, str) or "{prompt}" not in example or "{response}" not in example:
+            raise ValueError(f"example template must be a str containing {{prompt}} and {{response}}, got {example!r}")
+        self.query = query
+        self.example = example
+
+    def render_query(self, prompt: str) -> str:
+        return self.query.replace("{prompt}", prompt)
+
+    def render_example(self, prompt: str, response: str) -> str:
+        # Split on {response} first, so a prompt that contains the text "{response}" stays as it is.
+        return response.join(part.replace("{prompt}", prompt) for part in self.example.split("{response}"))
+
+    def __repr__(self) -> str:
+        return f"ICLTemplate(query={self.query!r}, example={self.example!r})"
+
+
+DEFAULT_TEMPLATE = ICLTemplate()
+
+
+def _samples(samples, what: str) -> list:
+    out = []
+    for k, s in enumerate(samples):
+        if not (isinstance(s, (tuple, list)) and len(s) == 2 and all(isinstance(t, str) for t in s)):
+            raise ValueError(f"{what} {k} must be an (instruction, response) pair of str, got {s!r:.80}")
+        if not s[1].strip():
+            raise ValueError(f"{what} {k}: the response is empty; the kernel scores the response's tokens")
+        out.append((s[0], s[1]))
+    return out
+
+
+def utility_kernel(model: TokenProbabilityModel, samples: Sequence[Sample], contexts: Optional[Sequence[Sample]] = None,
+                   *, template: ICLTemplate = DEFAULT_TEMPLATE, diagonal: str = "compute",
+                   progress: Optional[Callable[[int], None]] = None, stats: Optional[dict] = None) -> np.ndarray:
+    """DELIFT's utility kernel (methods.md §3): float64 (n, m), not symmetric, not scaled (``select``
+    min–max scales it).
+
+        U[i, j] = d(y_i | x_i) − d(y_i | (x_j, y_j) in context, x_i),   d(p) = ‖p − 1‖₂ / √T
+
+    with p the teacher-forced probabilities of y_i's T tokens: positive when example j, shown in
+    context (``template``), helps the model answer i. Rows are ``samples`` (i), columns are
+    ``contexts`` (j; the samples themselves when not given, n x n).
+
+    Cost: n + n·m scored sequences ("passes"; n + n² for the square kernel). ``diagonal``:
+    "compute" (default) scores U[i, i] as defined — sample i's own answer in context, usually the
+    largest utility of its row, as a self-similarity is; "zero" skips those n passes and sets
+    U[i, i] = 0 (square kernel only).
+
+    A ``zipsift.lm.CausalLM`` takes the fast path: each context's prefix is run once and its KV
+    cache reused over batches of rows (m prefix passes more, each a fraction of a pass). Any other
+    ``TokenProbabilityModel`` is called once per pass. ``progress`` receives the number of passes
+    done so far. ``stats`` (a dict) is filled with passes, prefix_passes, path and seconds.
+    """
+    import time
+
     if not isinstance(model, TokenProbabilityModel):
         raise ValueError("model must have a token_probabilities(prompt, response) method (see "
-                         "zipsift.delift.TokenProbabilityModel)")
-    samples = [(str(x), str(y)) for x, y in samples]
-    n = len(samples)
-    if n == 0:
+                         "zipsift.delift.TokenProbabilityModel), e.g. zipsift.lm.CausalLM.load()")
+    if not isinstance(template, ICLTemplate):
+        raise ValueError(f"template must be a zipsift.delift.ICLTemplate, got {type(template).__name__}")
+    if diagonal not in ("compute", "zero"):
+        raise ValueError(f"diagonal must be 'compute' or 'zero', got {diagonal!r}")
+    rows = _samples(samples, "sample")
+    if not rows:
         raise ValueError("utility_kernel needs at least one (instruction, response) sample")
-    base = np.array([distance_from_ones(model.token_probabilities(x, y)) for x, y in samples])
-    calls = n
-    U = np.zeros((n, n))
-    for i, (x, y) in enumerate(samples):
-        for j in range(n):
-            if j != i:
-                U[i, j] = base[i] - distance_from_ones(model.token_probabilities(icl_prompt(samples[j], x), y))
-                calls += 1
+    square = contexts is None
+    cols = rows if square else _samples(contexts, "context")
+    if not cols:
+        raise ValueError("contexts is empty; give at least one (instruction, response) example, or None")
+    if diagonal == "zero" and not square:
+        raise ValueError("diagonal='zero' is only for the square kernel (contexts=None)")
+    skip_diagonal = square and diagonal == "zero"
+    n, m = len(rows), len(cols)
+    start = time.perf_counter()
+    done = [0]
+
+    def advance(k: int) -> None:
+        done[0] += k
         if progress is not None:
-            progress(calls)
+            progress(done[0])
+
+    from .lm.scoring import CausalLM
+
+    U = np.zeros((n, m))
+    if isinstance(model, CausalLM):
+        path = "causal-lm: batched, KV cache of each context reused"
+        encoded = [(model.encode(template.render_query(x)), model.encode(y)) for x, y in rows]
+        longest = max(len(q) + len(y) for q, y in encoded)
+        for j, (xj, yj) in enumerate(cols):  # refuse before hours of work, not at column j
+            total = len(model.special) + len(model.encode(template.render_example(xj, yj))) + longest
+            if total > model.max_length:
+                raise ValueError(f"context {j} with the longest sample makes {total} tokens, more than the "
+                                 f"model's {model.max_length}; shorten the texts or drop the longest ones")
+        base = np.array([distance_from_ones(p) for p in model.score_ids(encoded, "", advance)])
+        for j, (xj, yj) in enumerate(cols):
+            prefix = model.prefix(template.render_example(xj, yj))
+            which = [i for i in range(n) if not (skip_diagonal and i == j)]
+            probs = model.score_ids([encoded[i] for i in which], prefix, advance)
+            U[which, j] = base[which] - np.array([distance_from_ones(p) for p in probs])
+        prefix_passes = m
+    else:
+        path = "generic: one token_probabilities call per pass"
+        queries = [template.render_query(x) for x, _ in rows]
+        base = np.array([distance_from_ones(model.token_probabilities(q, y)) for q, (_, y) in zip(queries, rows)])
+        advance(n)
+        for i, (q, (_, y)) in enumerate(zip(queries, rows)):
+            for j, (xj, yj) in enumerate(cols):
+                if skip_diagonal and i == j:
+                    continue
+                U[i, j] = base[i] - distance_from_ones(model.token_probabilities(template.render_example(xj, yj) + q, y))
+            advance(m - (1 if skip_diagonal else 0))
+        prefix_passes = 0
+    if stats is not None:
+        stats.update(passes=done[0], prefix_passes=prefix_passes, rows=n, columns=m, diagonal=diagonal if square else None,
+                     path=path, seconds=round(time.perf_counter() - start, 3))
     return U
 
 
