@@ -3,7 +3,6 @@ direct, unbatched computation with libzstd through ctypes, byte count for byte c
 import ast
 import ctypes
 import ctypes.util
-import json
 import sys
 
 import numpy as np
@@ -176,3 +175,63 @@ def test_bad_parameters_raise_value_errors():
         delift.compression_utility_kernel(pairs, threads=-1)
     with pytest.raises(ValueError, match="dtype"):
         delift.compression_utility_kernel(pairs, dtype=np.int32)
+
+
+def test_ctrl_c_stops_a_long_kernel(tmp_path):
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from sigint import interrupt_script
+
+    out = interrupt_script(tmp_path, """
+        import sys
+        from zipsift import delift
+        pairs = [(("def f%d(x):\\n" % i) * 20, ("    return x * %d\\n" % i) * 20) for i in range(6000)]
+        print("ready", flush=True)
+        try:
+            delift.compression_utility_kernel(pairs, threads=1)   # 3.6e7 zstd frames: minutes
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+            sys.exit(0)
+        print("finished", flush=True)
+    """)
+    assert out == "interrupted"
+
+
+def _write_pairs(path, pairs, prompt="instruction", response="output"):
+    import json
+
+    with open(path, "w", encoding="utf-8") as fh:
+        for k, (x, y) in enumerate(pairs):
+            fh.write(json.dumps({"id": k, prompt: x.decode(), response: y.decode()}) + "\n")
+
+
+def test_cli_utility_compression_selects_what_delift_select_picks(tmp_path, instruction_pairs):
+    import json
+
+    from zipsift.cli import main
+
+    src, out, report = tmp_path / "pairs.jsonl", tmp_path / "sel.jsonl", tmp_path / "report.json"
+    _write_pairs(src, instruction_pairs)
+    assert main(["select", "submodular", "--utility", "compression", "--source", str(src),
+                 "--prompt-field", "instruction", "--response-field", "output", "--budget", "0.3",
+                 "--utility-level", "3", "--out", str(out), "--report", str(report)]) == 0
+    U = delift.compression_utility_kernel(instruction_pairs, level=3, dtype=np.float32)
+    expect = delift.select(U, stage="instruction", budget=0.3)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == expect.indices.tolist()  # the chosen records, in pick order
+    rep = json.loads(report.read_text())
+    assert rep["kernel"]["utility"] == "compression" and rep["kernel"]["shape"] == [12, 12]
+    assert rep["dimensions"] is None
+
+
+def test_cli_utility_compression_names_the_line_of_a_bad_pair(tmp_path, capsys):
+    from zipsift.cli import main
+
+    src = tmp_path / "pairs.jsonl"
+    src.write_text('{"prompt": "a", "response": "b"}\n{"prompt": "c", "response": ""}\n')
+    assert main(["select", "submodular", "--utility", "compression", "--source", str(src), "--budget", "1",
+                 "--out", str(tmp_path / "o.jsonl")]) == 2
+    assert "pairs.jsonl:2: field 'response' is empty" in capsys.readouterr().err
+    assert main(["select", "submodular", "--utility", "compression", "--source", str(src), "--budget", "1",
+                 "--objective", "graphcut", "--out", str(tmp_path / "o.jsonl")]) == 2
+    assert "use --objective fl" in capsys.readouterr().err
+    assert not (tmp_path / "o.jsonl").exists()

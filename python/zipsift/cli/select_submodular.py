@@ -67,7 +67,8 @@ def register(select_commands: argparse._SubParsersAction) -> None:
         "submodular", help="DELIFT-style submodular selection (FL, FLMI, FLCG, graph cut, log-det) from embeddings",
         description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     data = parser.add_argument_group("input")
-    data.add_argument("--embeddings", required=True, metavar="X.npy", help="pool embeddings, (n, d) .npy")
+    data.add_argument("--embeddings", metavar="X.npy",
+                      help="pool embeddings, (n, d) .npy (required unless a --utility kernel is built)")
     data.add_argument("--query", metavar="Q.npy", help="target-task embeddings (q, d) for flmi")
     data.add_argument("--private", metavar="P.npy", help="embeddings (p, d) of data already learned, for flcg")
     data.add_argument("--source", nargs="+", metavar="S",
@@ -98,6 +99,7 @@ def register(select_commands: argparse._SubParsersAction) -> None:
     out.add_argument("--gain-field", default="submodular_gain",
                      help="with --source: field added to each record with its gain (default: submodular_gain)")
     out.add_argument("--report", metavar="REPORT.json", help="write a JSON report of the run")
+    add_compression_utility_arguments(parser)
     add_execution_arguments(parser)
     parser.set_defaults(run=run)
 
@@ -130,21 +132,31 @@ def run(args: argparse.Namespace) -> int:
     if args.objective == "logdet" and args.knn:
         raise UsageError("--objective logdet needs a dense kernel; drop --knn")
 
-    X = _load(args.embeddings, "--embeddings")
-    side_path = args.query if args.objective == "flmi" else args.private
-    side = None if side_path is None else _load(side_path, "--query" if args.query else "--private")
-    n = X.shape[0]
-    budget = sm.resolve_budget(args.budget, n)
+    if getattr(args, "utility", None) == "compression":
+        t0 = time.perf_counter()
+        X, K, side_k, clip_negative = None, compression_utility_pool_kernel(args), None, False
+        kernel_seconds = time.perf_counter() - t0
+        n = K.shape[0]
+        budget = sm.resolve_budget(args.budget, n)
+    elif args.embeddings is None:
+        raise UsageError("give the pool's embeddings (--embeddings X.npy) or build a utility kernel from "
+                         "instruction/response pairs (--utility compression --source pairs.jsonl)")
+    else:
+        X = _load(args.embeddings, "--embeddings")
+        side_path = args.query if args.objective == "flmi" else args.private
+        side = None if side_path is None else _load(side_path, "--query" if args.query else "--private")
+        n = X.shape[0]
+        budget = sm.resolve_budget(args.budget, n)
 
-    t0 = time.perf_counter()
-    # Facility-location-family objectives need s >= 0: the command clips negative similarities to 0
-    # (documented in --help) and records that in the report; log-determinant takes them as they are.
-    clip_negative = name != "log_determinant"
-    K = sm.kernel(X, args.metric, knn=args.knn, gamma=args.gamma, clip_negative=clip_negative,
-                  threads=args.threads)
-    side_k = None if side is None else sm.kernel(X, args.metric, knn=1, Y=side, gamma=args.gamma,
-                                                 clip_negative=True, threads=args.threads)
-    kernel_seconds = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        # Facility-location-family objectives need s >= 0: the command clips negative similarities to 0
+        # (documented in --help) and records that in the report; log-determinant takes them as they are.
+        clip_negative = name != "log_determinant"
+        K = sm.kernel(X, args.metric, knn=args.knn, gamma=args.gamma, clip_negative=clip_negative,
+                      threads=args.threads)
+        side_k = None if side is None else sm.kernel(X, args.metric, knn=1, Y=side, gamma=args.gamma,
+                                                     clip_negative=True, threads=args.threads)
+        kernel_seconds = time.perf_counter() - t0
 
     options = dict(optimizer=args.optimizer, epsilon=args.epsilon, seed=args.seed,
                    stop_if_zero_gain=args.stop_if_zero_gain, threads=args.threads)
@@ -171,7 +183,8 @@ def run(args: argparse.Namespace) -> int:
         wanted = {int(j): r for r, j in enumerate(sel.indices)}
         chosen: Dict[int, Any] = {}
         count = 0
-        for i, record in enumerate(iter_records(args.source, text_field=args.text_field, stats=source_stats,
+        text_field = args.text_field if X is not None else args.prompt_field
+        for i, record in enumerate(iter_records(args.source, text_field=text_field, stats=source_stats,
                                                 reserved_fields=(args.gain_field,))):
             count = i + 1
             if i in wanted:
@@ -197,6 +210,9 @@ def run(args: argparse.Namespace) -> int:
                                        "shape": list(K.shape), "bytes": int(K.nbytes)}
         if args.knn:
             kernel_info["knn"] = args.knn
+        if X is None:
+            kernel_info = {"kind": "dense", "utility": args.utility, "codec": "zstd", "level": args.utility_level,
+                           "scaled": "minmax", "shape": list(K.shape), "bytes": int(K.nbytes)}
         write_report(args.report, {
             "zipsift_version": __version__,
             "command": "select submodular",
@@ -208,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
                        "negative_similarities_clipped_to_zero": clip_negative},
             "threads": resolved_threads(args.threads),
             "pool_size": n,
-            "dimensions": int(X.shape[1]),
+            "dimensions": None if X is None else int(X.shape[1]),
             "records_selected": len(sel),
             "objective_value": sel.objective,
             "gain_evaluations": sel.evaluations,
@@ -221,3 +237,55 @@ def run(args: argparse.Namespace) -> int:
             "build": build_info(),
         })
     return 0
+
+
+# ---- --utility compression: DELIFT's utility kernel measured with zstd (no model, no embeddings) ----
+
+def add_compression_utility_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "compression utility kernel (instead of --embeddings)",
+        "--utility compression reads (instruction, response) pairs from --source and builds "
+        "U[i, j] = (C(y_i | x_i) - C(y_i | x_j + y_j + x_i)) / |y_i| with zstd (an approximation of "
+        "DELIFT's model-based kernel; see zipsift.delift.compression_utility_kernel), min-max scaled; "
+        "objective fl. Costs n^2 zstd frames and 4 n^2 bytes.")
+    group.add_argument("--utility", choices=("compression",), help="build the pool kernel from --source pairs")
+    group.add_argument("--utility-level", type=int, default=3, metavar="L", help="zstd level (default 3)")
+    # The model-based kernel (--utility-model) reads the same fields: define them once.
+    if "--prompt-field" not in parser._option_string_actions:
+        group.add_argument("--prompt-field", default="prompt", help="instruction field of --source (default prompt)")
+    if "--response-field" not in parser._option_string_actions:
+        group.add_argument("--response-field", default="response",
+                           help="response field of --source (default response)")
+
+
+def compression_utility_pool_kernel(args: argparse.Namespace) -> np.ndarray:
+    """The min-max scaled compression utility kernel of the --source pairs, float32 (n, n)."""
+    from ..delift import compression_utility_kernel, min_max_scale
+    from ..io import iter_located_records
+
+    for flag, value in (("--embeddings", args.embeddings), ("--query", args.query), ("--private", args.private),
+                        ("--knn", args.knn)):
+        if value is not None:
+            raise UsageError(f"--utility compression builds a dense pool kernel from --source; drop {flag}")
+    if args.objective != "fl":
+        raise UsageError("--utility compression builds a pool kernel only (no query/private kernel); "
+                         "use --objective fl")
+    if not args.source:
+        raise UsageError("--utility compression needs --source pairs.jsonl holding --prompt-field and "
+                         "--response-field")
+    pairs = []
+    for located in iter_located_records(args.source, text_field=args.prompt_field, reserved_fields=(args.gain_field,)):
+        response = located.record.get(args.response_field)
+        if not isinstance(response, str) or not response:
+            what = "missing" if response is None else ("empty" if response == "" else f"a {type(response).__name__}")
+            raise UsageError(f"{located.path}:{located.line}: field {args.response_field!r} is {what}; every pair "
+                             "needs a non-empty response string (name it with --response-field)")
+        pairs.append((located.record[args.prompt_field], response))
+    if len(pairs) < 2:
+        raise UsageError(f"--source holds {len(pairs)} pair(s); a utility kernel needs at least 2")
+    try:
+        U = compression_utility_kernel(pairs, level=args.utility_level, threads=args.threads, dtype=np.float32)
+        (S,) = min_max_scale(U)
+    except ValueError as err:
+        raise UsageError(f"--utility compression: {err}") from None
+    return S
