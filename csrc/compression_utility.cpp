@@ -74,8 +74,8 @@ struct CDictDeleter {
 #endif
 
 template <class T>
-void compression_utility_kernel(const Tape& x, const Tape& y, int level, int threads, const KeepGoing& keep_going,
-                                T* out) {
+void compression_utility_kernel(const Tape& x, const Tape& y, int level, bool diagonal, int threads,
+                                const KeepGoing& keep_going, T* out) {
     make_codec_spec("zstd", level);  // the level's range, or why zstd is missing
     resolve_threads(threads);
     const std::size_t n = x.size();
@@ -110,7 +110,7 @@ void compression_utility_kernel(const Tape& x, const Tape& y, int level, int thr
                 std::unique_ptr<ZSTD_CDict, CDictDeleter> dict(ZSTD_createCDict(p.data(), p.size(), level));
                 if (!dict) throw std::bad_alloc();
                 for (std::size_t i = 0; i < n; ++i) {
-                    if (i == j) {
+                    if (i == j && !diagonal) {
                         out[i * n + j] = T(0);
                         continue;
                     }
@@ -126,7 +126,8 @@ void compression_utility_kernel(const Tape& x, const Tape& y, int level, int thr
 #endif
 }
 
-template void compression_utility_kernel<float>(const Tape&, const Tape&, int, int, const KeepGoing&, float*);
-template void compression_utility_kernel<double>(const Tape&, const Tape&, int, int, const KeepGoing&, double*);
+template void compression_utility_kernel<float>(const Tape&, const Tape&, int, bool, int, const KeepGoing&, float*);
+template void compression_utility_kernel<double>(const Tape&, const Tape&, int, bool, int, const KeepGoing&,
+                                                 double*);
 
 }  // namespace zipsift

