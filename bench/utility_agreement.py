@@ -72,7 +72,7 @@ def model_kernel(pairs, model_path, threads):
     if cached.exists():
         print(f"model kernel: cached {cached}")
         return np.load(cached)
-    from zipsift.lm import CausalLM
+    from zipsift.lm.scoring import CausalLM
 
     model = CausalLM.load(model_path, threads=threads)
     t0 = time.perf_counter()
