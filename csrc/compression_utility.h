@@ -6,7 +6,7 @@
 // The diagonal is computed the same way (i's own pair in the window), or set to 0 when asked.
 //
 // C(y | p ⊕ s), the bytes zstd spends on y after the history p ⊕ s: one zstd frame (level L,
-// streaming, content size unknown) with p as a raw-content dictionary (digested once into a CDict
+// streaming, pledged size |s| + |y|) with p as a raw-content dictionary (digested once into a CDict
 // per j and shared by every i), fed s, flushed (ZSTD_e_flush closes s's blocks), then fed y and
 // ended (ZSTD_e_end); C is the number of bytes written after the flush, i.e. y's blocks (3-byte
 // block headers included). With no p, the frame has no dictionary. Positive when j's example,
