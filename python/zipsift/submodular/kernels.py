@@ -269,7 +269,9 @@ def kernel(X, metric: str = "cosine", knn: Optional[int] = None, Y=None, *, gamm
     the t most similar columns of every row (ties: lower column first; with Y = X a row's own entry
     is usually among them). ``clip_negative`` replaces negative similarities by 0, which is what
     facility location's objectives need of a cosine or dot kernel. ``gamma`` is for ``rbf``
-    (default 1/d). ``max_memory`` caps a dense kernel's bytes (default: 90% of available memory).
+    (default 1/d). ``max_memory`` caps a dense kernel's bytes (default: 90% of available memory);
+    a square kernel (Y not given) counts facility location's block bounds too
+    (``dense_selection_bytes``), and past the cap the ValueError points to ``knn``.
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)} "
