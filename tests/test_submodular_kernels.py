@@ -169,3 +169,27 @@ def test_dot_kernel_overflowing_to_inf_is_reported_by_the_objectives():
     assert K.scan()[0] == 400 and K.scan()[1] == 0
     with pytest.raises(ValueError, match=r"400 NaN or inf entries \(first at \(0, 0\)\)"):
         sm.facility_location(K, 2)
+
+
+def test_dense_selection_memory_model_counts_block_bounds_and_points_to_knn():
+    # kernel 4 n^2 + block bounds n * (n // 16) float32 (from n = 1024 on) + transpose if not symmetric
+    assert sm.block_bounds_bytes(1000) == 0
+    assert sm.block_bounds_bytes(50_000) == 4 * 50_000 * 3125
+    assert sm.dense_selection_bytes(50_000) == 10_000_000_000 + 625_000_000
+    assert sm.dense_selection_bytes(2048, symmetric=False) == 2 * 4 * 2048**2 + 4 * 2048 * 128
+    X = np.random.default_rng(3).random((2048, 4), dtype=np.float32)
+    # The kernel alone (16.8 MB) fits in 17 MB; with its bounds (+1.05 MB) it does not.
+    with pytest.raises(ValueError, match=r"block bounds.*knn=32.*--knn 32"):
+        sm.kernel(X, max_memory=17_000_000)
+    assert sm.kernel(X, max_memory=18_000_000).shape == (2048, 2048)
+
+
+def test_facility_location_refuses_bounds_that_do_not_fit_and_points_to_knn(monkeypatch):
+    from zipsift.submodular import objectives
+
+    K = sm.kernel(np.random.default_rng(5).random((2048, 4), dtype=np.float32))
+    monkeypatch.setattr(objectives, "available_memory", lambda: 1_000_000)  # less than the 1.05 MB of bounds
+    with pytest.raises(ValueError, match=r"block bounds.*knn=32"):
+        sm.facility_location(K, 10)
+    monkeypatch.setattr(objectives, "available_memory", lambda: 2_000_000)
+    assert len(sm.facility_location(K, 10)) == 10

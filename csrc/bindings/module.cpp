@@ -8,6 +8,7 @@ void bind_ncd(py::module_& m);
 void bind_ngram(py::module_& m);
 void bind_submodular(py::module_& m);
 void bind_conditional(py::module_& m);
+void bind_utility_kernel(py::module_& m);
 }  // namespace zipsift
 
 PYBIND11_MODULE(_core, m) {
@@ -16,4 +17,5 @@ PYBIND11_MODULE(_core, m) {
     zipsift::bind_ngram(m);
     zipsift::bind_submodular(m);
     zipsift::bind_conditional(m);
+    zipsift::bind_utility_kernel(m);
 }

@@ -30,7 +30,7 @@ from .submodular import DenseKernel, Selection, SparseKernel, facility_location,
 from .submodular.kernels import as_kernel
 
 __all__ = ["STAGES", "select", "min_max_scale", "TokenProbabilityModel", "utility_kernel", "distance_from_ones",
-           "ICLTemplate", "DEFAULT_TEMPLATE"]
+           "ICLTemplate", "DEFAULT_TEMPLATE", "compression_utility_kernel"]
 
 STAGES = {"instruction": "facility_location", "task": "flmi", "continual": "flcg"}
 
@@ -194,6 +194,58 @@ def utility_kernel(model: TokenProbabilityModel, samples: Sequence[Sample], cont
         stats.update(passes=done[0], prefix_passes=prefix_passes, rows=n, columns=m, diagonal=diagonal if square else None,
                      path=path, seconds=round(time.perf_counter() - start, 3))
     return U
+
+
+def compression_utility_kernel(samples: Sequence[Sample], codec: str = "zstd", level: int = 3, *,
+                               diagonal: str = "compute", threads: int = 0, dtype=np.float64) -> np.ndarray:
+    """A model-free analogue of DELIFT's utility kernel, measured with zstd: float (n, n), not
+    symmetric, not scaled (``select`` min–max scales it). An approximation of ``utility_kernel``
+    (bytes a compressor saves, not probabilities a model gains), named as such.
+
+    U_c[i, j] = (C(y_i | x_i) − C(y_i | x_j ⊕ y_j ⊕ x_i)) / |y_i|
+
+    with |y| in UTF-8 bytes and ⊕ plain concatenation (no separator). ``diagonal``: "compute"
+    (default, as ``utility_kernel`` does: i's own pair in the window, usually the row's largest) or
+    "zero" (U_c[i, i] = 0, n frames fewer).
+
+    C(y | p ⊕ s) is the number of bytes zstd (``level``) spends on y after the history p ⊕ s: one
+    streaming zstd frame whose pledged size is |s| + |y|, with p as a raw-content dictionary
+    (digested once per j, shared by every i), fed s and flushed (``ZSTD_e_flush``, which closes s's
+    blocks), then fed y and ended (``ZSTD_e_end``); C counts the bytes written after the flush — y's
+    blocks, block headers included. Without p the frame has no dictionary. So U_c[i, j] > 0 when
+    example j in the window lets zstd encode answer i in fewer bytes (per byte of the answer).
+
+    samples: (instruction x, response y) pairs of str or bytes; every response must be non-empty.
+    Costs n + n² zstd frames and n dictionaries, on ``threads`` (0 = every usable core), with the
+    GIL released; Ctrl-C stops it. The result is the same for any thread count. ``dtype``:
+    numpy.float64 (default) or numpy.float32 (half the memory for large n).
+    """
+    from . import _core
+
+    if codec != "zstd":
+        raise ValueError(f"compression_utility_kernel measures with zstd's dictionaries; codec must be 'zstd', got {codec!r}")
+    if diagonal not in ("compute", "zero"):
+        raise ValueError(f"diagonal must be 'compute' or 'zero', got {diagonal!r}")
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be numpy.float32 or numpy.float64, got {dtype}")
+    if isinstance(samples, (str, bytes)):
+        raise ValueError("samples must be a sequence of (instruction, response) pairs, not one string")
+    prompts, responses = [], []
+    for k, pair in enumerate(samples):
+        if isinstance(pair, (str, bytes)) or len(pair) != 2:
+            raise ValueError(f"samples[{k}] must be an (instruction, response) pair, got {type(pair).__name__}")
+        x, y = pair
+        if not isinstance(x, (str, bytes)) or not isinstance(y, (str, bytes)):
+            raise ValueError(f"samples[{k}] must hold str or bytes, got ({type(x).__name__}, {type(y).__name__})")
+        if len(y) == 0:
+            raise ValueError(f"samples[{k}] has an empty response: the utility is per byte of the response; "
+                             "drop that pair")
+        prompts.append(x)
+        responses.append(y)
+    if not prompts:
+        raise ValueError("compression_utility_kernel needs at least one (instruction, response) sample")
+    return _core.compression_utility_kernel(prompts, responses, level, diagonal == "compute", threads, dtype.name)
 
 
 def min_max_scale(*kernels: np.ndarray) -> Tuple[np.ndarray, ...]:

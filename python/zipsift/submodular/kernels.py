@@ -15,6 +15,16 @@ metric         s_ij                                         range
 Memory is stated up front: a dense kernel takes 4·n·m bytes (``dense_kernel_bytes``) and is refused
 with a ValueError suggesting ``knn`` when it does not fit; a kNN kernel takes 8·n·t bytes plus its
 transpose.
+
+Memory model of a dense selection (``dense_selection_bytes``), n items, float32:
+  kernel                     4·n² bytes
+  candidate-major transpose  4·n² more, only for a kernel that is not exactly symmetric (made once)
+  block bounds               n·⌊n/16⌋ floats ≈ n²/4 bytes (facility location, FLMI, FLCG, n ≥ 1024:
+                             the max of each candidate over each block of 16 rows)
+  per-item state             O(n) (current coverage, heap, the first gains)
+n = 50,000: 10.0 GB + 0.63 GB = 10.6 GB (9.9 GiB), the 10.2 GB peak measured. A square kernel
+built here is checked against that total before anything is allocated; past it, the error points
+to the kNN kernel (``knn=t``: 8·n·t bytes plus its transpose, e.g. 25.6 MB at n = 50,000, t = 32).
 """
 from __future__ import annotations
 
@@ -34,6 +44,8 @@ __all__ = [
     "ncd_kernel",
     "as_kernel",
     "dense_kernel_bytes",
+    "dense_selection_bytes",
+    "block_bounds_bytes",
     "available_memory",
 ]
 
@@ -43,6 +55,22 @@ METRICS = ("cosine", "dot", "rbf", "euclidean")
 def dense_kernel_bytes(n: int, m: Optional[int] = None) -> int:
     """Bytes of a dense n x m float32 kernel (m = n when not given)."""
     return 4 * int(n) * int(n if m is None else m)
+
+
+BOUNDED_ROWS = 1024  # from this n on, facility location keeps block bounds (csrc/submodular/objectives.cpp)
+
+
+def block_bounds_bytes(n: int) -> int:
+    """Bytes of facility location's block bounds for a dense n x n kernel: n·⌊n/16⌋ float32 (0 below
+    n = 1024, where the kernel fits in cache and no bounds are kept)."""
+    n = int(n)
+    return 4 * n * (n // 16) if n >= BOUNDED_ROWS else 0
+
+
+def dense_selection_bytes(n: int, symmetric: bool = True) -> int:
+    """Bytes a dense facility-location selection over n items holds at its peak: the float32 kernel,
+    its transpose when it is not symmetric, and the block bounds (see the module docstring)."""
+    return dense_kernel_bytes(n) * (1 if symmetric else 2) + block_bounds_bytes(n)
 
 
 def available_memory() -> int:
@@ -241,7 +269,9 @@ def kernel(X, metric: str = "cosine", knn: Optional[int] = None, Y=None, *, gamm
     the t most similar columns of every row (ties: lower column first; with Y = X a row's own entry
     is usually among them). ``clip_negative`` replaces negative similarities by 0, which is what
     facility location's objectives need of a cosine or dot kernel. ``gamma`` is for ``rbf``
-    (default 1/d). ``max_memory`` caps a dense kernel's bytes (default: 90% of available memory).
+    (default 1/d). ``max_memory`` caps a dense kernel's bytes (default: 90% of available memory);
+    a square kernel (Y not given) counts facility location's block bounds too
+    (``dense_selection_bytes``), and past the cap the ValueError points to ``knn``.
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)} "
@@ -263,13 +293,16 @@ def kernel(X, metric: str = "cosine", knn: Optional[int] = None, Y=None, *, gamm
             np.maximum(value, 0, out=value)
         indptr = np.arange(0, n * int(knn) + 1, int(knn), dtype=np.int64)
         return SparseKernel(indptr, index.ravel(), value.ravel(), (n, m), metric=metric)
-    need = dense_kernel_bytes(n, m)
+    # A square pool kernel is made for a selection: count the block bounds facility location adds.
+    need = dense_kernel_bytes(n, m) if Yc is not None else dense_selection_bytes(n)
     limit = max_memory if max_memory is not None else int(0.9 * available_memory())
     if limit and need > limit:
         t = min(m, 32)
-        raise ValueError(f"a dense {n} x {m} kernel needs {_gib(need)} but only {_gib(limit)} is available; "
+        what = f"a dense {n} x {m} kernel" + ("" if Yc is not None else " with facility location's block bounds "
+                                                 f"({_gib(dense_kernel_bytes(n))} + {_gib(block_bounds_bytes(n))})")
+        raise ValueError(f"{what} needs {_gib(need)} but only {_gib(limit)} is available; "
                          f"use a sparse kNN kernel instead, e.g. kernel(X, knn={t}) "
-                         f"({_gib(8 * n * t * 2)} with its transpose)")
+                         f"({_gib(8 * n * t * 2)} with its transpose; --knn {t} on the command line)")
     values, scan = _core.dense_kernel(X, Yc, metric, float(gamma), threads)
     if clip_negative and scan[2] < 0:
         np.maximum(values, 0, out=values)
