@@ -42,6 +42,7 @@ ENTRY_POINTS = {
     "ConditionalCompressor": lambda t: _core.ConditionalCompressor(["abcdefghij"], 3, -1, t),
     "compression_gain": lambda t: _core.compression_gain(["abc"], _core.ConditionalCompressor(["abcdefghij"]),
                                                          threads=t),
+    "compression_utility_kernel": lambda t: _core.compression_utility_kernel(["ab", "cd"], ["ef", "gh"], 3, True, t),
     "conditional_sizes": lambda t: _core.conditional_sizes(["abc"], _core.ConditionalCompressor(["abcdefghij"]), t),
 }
 

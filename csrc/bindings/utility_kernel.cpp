@@ -14,6 +14,7 @@ namespace zipsift {
 using py_support::keep_going;
 using py_support::run_without_gil;
 using py_support::tape_from_texts;
+using py_support::Threads;
 
 namespace {
 
@@ -27,7 +28,7 @@ py::array py_kernel(const Tape& x, const Tape& y, int level, bool diagonal, int 
 }
 
 py::array py_compression_utility_kernel(py::handle prompts, py::handle responses, int level, bool diagonal,
-                                        int threads, const std::string& dtype) {
+                                        Threads threads, const std::string& dtype) {
     if (dtype != "float32" && dtype != "float64")
         throw py::value_error("dtype must be 'float32' or 'float64', got '" + dtype + "'");
     Tape x = tape_from_texts(prompts, "prompts"), y = tape_from_texts(responses, "responses");
