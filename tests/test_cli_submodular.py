@@ -82,9 +82,7 @@ def test_cli_errors_are_clear(pool, capsys):
 
 # --embed and --utility-model build the kernel from the records themselves, with real models.
 
-def _real_model_stack(*modules):
-    for m in modules:
-        pytest.importorskip(m)
+from real_models import require_modules as _real_model_stack  # noqa: E402
 
 
 @pytest.mark.lm

@@ -6,18 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
-pytest.importorskip("gguf")
+from real_models import require_smollm2
+
+require_smollm2()
 
 from zipsift import delift  # noqa: E402
-from zipsift.lm import default_model_path  # noqa: E402
-
-try:
-    default_model_path()
-except FileNotFoundError as err:  # pragma: no cover - the lm extra's model package is missing
-    pytest.skip(str(err), allow_module_level=True)
-
 from zipsift.lm.scoring import CausalLM  # noqa: E402
 
 from sigint import interrupt_script  # noqa: E402
