@@ -86,7 +86,19 @@ def methods(task: str, targets: List[str], pool: List[dict], budget: int, seed: 
     def gain_reference() -> Selection:
         return _by_score(pool, zipsift.CompressionGain(targets, reference=reference).scores(texts), budget)
 
-    return {"random": random_sel, "domain_oracle": domain_oracle, "dsir": dsir, "zipfit": zipfit,
+    def target_items() -> Selection:
+        # Not a selector: the task's own target items, repeated in order until the budget is spent.
+        # The judge's upper reference: if training on the task itself barely moves held-out loss
+        # beyond the spread of random seeds, the judge cannot tell selections apart.
+        out, size = [], 0
+        while True:
+            for t in targets:
+                size += len(t.encode("utf-8"))
+                if size > budget:
+                    return out
+                out.append(t)
+
+    return {"target_items": target_items, "random": random_sel, "domain_oracle": domain_oracle, "dsir": dsir, "zipfit": zipfit,
             "zipfit_length_fair": zipfit_length_fair, "gain": gain, "gain_reference": gain_reference}
 
 
@@ -176,7 +188,7 @@ def main() -> None:
     parser.add_argument("--proxies", default="zstd,ngram,lm")
     parser.add_argument("--pools", default="mixed,rich")
     parser.add_argument("--tasks", default="humaneval,pydoc")
-    parser.add_argument("--methods", default="random,domain_oracle,dsir,zipfit,zipfit_length_fair,gain,gain_reference")
+    parser.add_argument("--methods", default="target_items,random,domain_oracle,dsir,zipfit,zipfit_length_fair,gain,gain_reference")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--lm-tokens", type=int, default=20_000)
     parser.add_argument("--threads", type=int, default=0)
