@@ -78,7 +78,8 @@ def methods(task: str, targets: List[str], pool: List[dict], budget: int, seed: 
         return _by_score(pool, zipsift.ZipFit(targets).scores(texts), budget)
 
     def zipfit_length_fair() -> Selection:
-        return _by_score(pool, zipsift.ZipFit(targets, length_fair=True).scores(texts), budget)
+        selector = zipsift.ZipFit(targets, length_fair=True).fit_length_baseline(reference)
+        return _by_score(pool, selector.scores(texts), budget)
 
     def gain() -> Selection:
         return _by_score(pool, zipsift.CompressionGain(targets).scores(texts), budget)
