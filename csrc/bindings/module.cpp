@@ -7,6 +7,7 @@ namespace zipsift {
 void bind_ncd(py::module_& m);
 void bind_ngram(py::module_& m);
 void bind_submodular(py::module_& m);
+void bind_conditional(py::module_& m);
 }  // namespace zipsift
 
 PYBIND11_MODULE(_core, m) {
@@ -14,4 +15,5 @@ PYBIND11_MODULE(_core, m) {
     zipsift::bind_ncd(m);
     zipsift::bind_ngram(m);
     zipsift::bind_submodular(m);
+    zipsift::bind_conditional(m);
 }

@@ -13,6 +13,7 @@ from .evaluate import SelectionEvaluator
 from .ngram import HashedNgrams, hashed_ngram_counts
 from .topk import ScoredRecord
 from .zipfit import ZipFit
+from .gain import CompressionGain
 
 __all__ = [
     "__version__",
@@ -23,6 +24,7 @@ __all__ = [
     "alignment",
     "TargetSet",
     "ZipFit",
+    "CompressionGain",
     "ScoredRecord",
     "DSIR",
     "HashedNgrams",

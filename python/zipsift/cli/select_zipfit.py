@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..zipfit import ZipFit
-from .common import add_select_arguments, run_select
+from .common import add_select_arguments, positive_int, run_select
 
 DESCRIPTION = """\
 Rank every source record by ZIP-FIT alignment with the targets,
@@ -13,6 +13,11 @@ Rank every source record by ZIP-FIT alignment with the targets,
 where C is the compressed size (gzip level 9 by default, exactly CPython's gzip.compress), and
 write the best records, unchanged plus a score field, in descending score. Memory is bounded by
 --k (or --budget-bytes), not by the size of the pool.
+
+Exact alignment prefers short documents (1 - NCD <= min(C(x), C(y)) / max(C(x), C(y))). With
+--length-fair the score is alignment(x, T) - a(ln |x|), where a is the mean alignment of pool
+documents of the same length, fitted by a first pass on the first --length-sample source records
+(equal-count length bins, linear interpolation in ln length).
 """
 
 EPILOG = """\
@@ -31,11 +36,31 @@ def register(select_commands: argparse._SubParsersAction) -> None:
     method.add_argument("--codec", default="gzip", help="gzip (default), zlib or zstd; see `zipsift codecs`")
     method.add_argument("--level", type=int, default=9,
                         help="compression level (default 9; gzip/zlib 1-9, level 0 is refused)")
+    method.add_argument("--length-fair", action="store_true",
+                        help="score alignment minus the pool's mean alignment at the same length "
+                             "(removes exact ZIP-FIT's preference for short documents; default off)")
+    method.add_argument("--length-sample", type=positive_int, default=5000, metavar="N",
+                        help="with --length-fair: fit the length baseline on the first N source records "
+                             "(default 5000)")
+    method.add_argument("--length-bins", type=positive_int, default=16,
+                        help="with --length-fair: equal-count length bins of the baseline (default 16)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     def make_selector(targets):
-        return ZipFit(targets, codec=args.codec, level=args.level, threads=args.threads)
+        return ZipFit(targets, codec=args.codec, level=args.level, threads=args.threads,
+                      length_fair=args.length_fair, length_bins=args.length_bins)
 
-    return run_select(args, "zipfit", make_selector, {"codec": args.codec, "level": args.level})
+    params = {"codec": args.codec, "level": args.level}
+    if not args.length_fair:
+        return run_select(args, "zipfit", make_selector, params)
+
+    def fit(selector, records, on_batch):
+        selector.fit_length_baseline(records, text_field=args.text_field, max_records=args.length_sample,
+                                     batch_size=args.batch_size, on_batch=on_batch)
+        params["length_baseline"] = {"ln_length": selector.length_knots.tolist(),
+                                     "alignment": selector.baseline_alignment.tolist()}
+
+    params.update(length_fair=True, length_sample=args.length_sample, length_bins=args.length_bins)
+    return run_select(args, "zipfit", make_selector, params, fit=fit)

@@ -1,0 +1,91 @@
+"""`zipsift select gain` end to end: output, scores equal to the library, the report, the reference
+forms, and errors."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import zipsift
+from zipsift import CompressionGain
+from zipsift.cli import main
+from zipsift.io import read_texts
+
+pytestmark = pytest.mark.skipif("zstd" not in zipsift.codecs(), reason="built without libzstd headers")
+
+
+def read_jsonl(path):
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def gain_args(quickstart, out, *extra):
+    return ["select", "gain", "--target", str(quickstart / "targets.jsonl"), "--source",
+            str(quickstart / "pool.jsonl"), "--out", str(out), "--progress", "never", *extra]
+
+
+def test_select_gain_writes_best_records_with_scores_equal_to_the_library(quickstart, tmp_path, capsys):
+    out, report = tmp_path / "gain.jsonl", tmp_path / "report.json"
+    assert main(gain_args(quickstart, out, "--k", "20", "--report", str(report), "--batch-size", "7")) == 0
+    assert "zipsift select gain: kept 20 of 200 records" in capsys.readouterr().err
+    rows = read_jsonl(out)
+    pool = read_jsonl(quickstart / "pool.jsonl")
+    expected = CompressionGain(read_texts(quickstart / "targets.jsonl")).select(pool, k=20)
+    assert rows == [{**s.record, "gain_score": s.score} for s in expected]
+    # The targets are Python functions; the pool is 40% Python.
+    assert sum(r["domain"] == "python" for r in rows) >= 16
+    rep = json.loads(report.read_text())
+    assert rep["command"] == "select gain" and rep["records_read"] == 200 and rep["records_selected"] == 20
+    assert rep["params"]["form"] == "plain" and rep["params"]["reference"] is None
+    assert rep["params"]["level"] == 3 and rep["params"]["combine"] == "mean"
+    assert rep["params"]["target_dictionary_bytes"] == [sum(len(t.encode()) for t in
+                                                            read_texts(quickstart / "targets.jsonl"))]
+    assert "fit" not in rep and rep["bytes_selected"] == sum(len(r["text"].encode()) for r in rows)
+
+
+def test_select_gain_reference_sample_fits_on_the_first_records(quickstart, tmp_path):
+    out, report = tmp_path / "gain.jsonl", tmp_path / "report.json"
+    assert main(gain_args(quickstart, out, "--budget-bytes", "8000", "--reference-sample", "50",
+                          "--report", str(report))) == 0
+    pool = read_jsonl(quickstart / "pool.jsonl")
+    scorer = CompressionGain(read_texts(quickstart / "targets.jsonl"), reference=[r["text"] for r in pool[:50]])
+    expected = scorer.select(pool, budget_bytes=8000)
+    assert [r["gain_score"] for r in read_jsonl(out)] == [s.score for s in expected]
+    rep = json.loads(report.read_text())
+    assert rep["params"]["form"] == "moore_lewis"
+    assert rep["params"]["reference"] == {"first_source_records": 50, "records": 50}
+    assert rep["fit"]["records"] == 50 and rep["bytes_selected"] <= 8000
+
+
+def test_select_gain_reference_file(quickstart, tmp_path):
+    ref = tmp_path / "ref.jsonl"
+    pool = read_jsonl(quickstart / "pool.jsonl")
+    ref.write_text("".join(json.dumps({"text": r["text"]}) + "\n" for r in pool[100:160]))
+    out, report = tmp_path / "gain.jsonl", tmp_path / "report.json"
+    assert main(gain_args(quickstart, out, "--k", "5", "--reference", str(ref), "--report", str(report),
+                          "--dict-bytes", "4096", "--combine", "min", "--level", "5")) == 0
+    scorer = CompressionGain(read_texts(quickstart / "targets.jsonl"), reference=read_texts(ref), level=5,
+                             dict_bytes=4096, combine="min")
+    assert [r["gain_score"] for r in read_jsonl(out)] == [s.score for s in scorer.select(pool, k=5)]
+    rep = json.loads(report.read_text())
+    assert rep["params"]["reference"]["records"] == 60 and len(rep["params"]["reference_dictionary_bytes"]) > 1
+
+
+def test_select_gain_refuses_both_reference_options_and_bad_level(quickstart, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(gain_args(quickstart, tmp_path / "o.jsonl", "--k", "3", "--reference", "x", "--reference-sample", "3"))
+    assert main(gain_args(quickstart, tmp_path / "o.jsonl", "--k", "3", "--level", "40")) == 1
+    assert "zstd level must be" in capsys.readouterr().err
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_select_gain_bad_record_names_file_and_line(quickstart, tmp_path, capsys):
+    src = tmp_path / "bad.jsonl"
+    src.write_text('{"text": "def f(): pass"}\n{"text": ""}\n')
+    args = ["select", "gain", "--target", str(quickstart / "targets.jsonl"), "--source", str(src),
+            "--k", "1", "--out", str(tmp_path / "o.jsonl"), "--progress", "never"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "bad.jsonl" in err and "line 2" in err
+    assert main(args + ["--on-error", "skip", "--report", str(tmp_path / "r.json")]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["records_skipped"] == {"empty_text": 1}
