@@ -53,8 +53,19 @@ def _random_scores(n: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).random(n)
 
 
+def _sample(pool: List[dict], order: np.ndarray, size: int) -> List[str]:
+    """Texts of the pool in ``order`` until ``size`` bytes are taken."""
+    out, total = [], 0
+    for i in order:
+        if total >= size:
+            break
+        out.append(pool[i]["text"])
+        total += len(pool[i]["text"].encode("utf-8"))
+    return out
+
+
 def methods(task: str, targets: List[str], pool: List[dict], budget: int, seed: int,
-            reference: List[str]) -> Dict[str, Callable[[], Selection]]:
+            reference: List[str], length_sample: List[str]) -> Dict[str, Callable[[], Selection]]:
     """Each method's selection as a thunk: name -> () -> texts in the selection's own order."""
     texts = [r["text"] for r in pool]
 
@@ -78,7 +89,7 @@ def methods(task: str, targets: List[str], pool: List[dict], budget: int, seed: 
         return _by_score(pool, zipsift.ZipFit(targets).scores(texts), budget)
 
     def zipfit_length_fair() -> Selection:
-        selector = zipsift.ZipFit(targets, length_fair=True).fit_length_baseline(reference)
+        selector = zipsift.ZipFit(targets, length_fair=True).fit_length_baseline(length_sample)
         return _by_score(pool, selector.scores(texts), budget)
 
     def gain() -> Selection:
@@ -123,16 +134,14 @@ def run(args: argparse.Namespace) -> dict:
                      "lm_tokens": args.lm_tokens if judge else None, "rows": []}
     for pool_kind in args.pools.split(","):
         pool = _read_jsonl(data / f"pool_{pool_kind}.jsonl")
-        # The reference sample R for Moore-Lewis: 1 MB of the pool drawn at random (seed 0).
         order = np.random.default_rng(0).permutation(len(pool))
-        reference, size = [], 0
-        for i in order:
-            if size >= 1_000_000:
-                break
-            reference.append(pool[i]["text"])
-            size += len(pool[i]["text"].encode("utf-8"))
+        length_sample = _sample(pool, order, 1_000_000)
         for task in args.tasks.split(","):
             targets = [r["text"] for r in _read_jsonl(data / f"{task}_target.jsonl")]
+            # Moore-Lewis's reference R: a random sample of the pool as large as the targets. A
+            # larger R is a stronger compressor than T, and the difference then rewards whatever R
+            # cannot compress (outliers) rather than what T explains (measured: worse than random).
+            reference = _sample(pool, order, sum(len(t.encode("utf-8")) for t in targets))
             heldout = [r["text"] for r in _read_jsonl(data / f"{task}_heldout.jsonl")]
             fast = [p for p in proxies if p != "lm"]
             evaluator = zipsift.SelectionEvaluator(heldout, proxies=fast, threads=args.threads) if fast else None
@@ -141,7 +150,7 @@ def run(args: argparse.Namespace) -> dict:
             for name in args.methods.split(","):
                 for seed in (seeds if name in RANDOMISED else [seeds[0]]):
                     t0 = time.perf_counter()
-                    selection = methods(task, targets, pool, args.budget_bytes, seed, reference)[name]()
+                    selection = methods(task, targets, pool, args.budget_bytes, seed, reference, length_sample)[name]()
                     row = {"pool": pool_kind, "task": task, "method": name, "seed": seed,
                            "select_s": round(time.perf_counter() - t0, 2), "docs": len(selection),
                            "bytes": sum(len(t.encode("utf-8")) for t in selection),
