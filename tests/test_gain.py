@@ -198,6 +198,12 @@ def test_empty_candidate_is_refused_naming_its_index():
         scorer.scores(["abc", ""])
 
 
+def test_empty_record_in_a_stream_is_refused_naming_its_position():
+    scorer = CompressionGain(["def f(x):\n    return x\n"])
+    with pytest.raises(ValueError, match="record 5 has an empty text"):
+        scorer.select([{"text": "abc"}] * 5 + [{"text": ""}], k=1, batch_size=2)
+
+
 def test_one_byte_candidate_has_a_finite_gain():
     assert np.isfinite(CompressionGain(["def f(x):\n    return x\n"]).scores(["d"])).all()
 

@@ -124,7 +124,7 @@ def test_empty_line_in_txt_is_a_bad_record(tmp_path):
 def test_truncated_gzip_is_an_error_naming_the_file(tmp_path):
     data = gzip.compress(jsonl_bytes(RECORDS * 50))
     (tmp_path / "t.jsonl.gz").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match="t.jsonl.gz: the file is corrupt or truncated"):
+    with pytest.raises(ValueError, match=r"t.jsonl.gz, line \d+: the file is corrupt or truncated"):
         list(iter_records(tmp_path / "t.jsonl.gz"))
 
 

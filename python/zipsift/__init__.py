@@ -1,7 +1,8 @@
 """zipsift: select and curate fine-tuning data on CPUs.
 
 ZIP-FIT compression alignment (``ZipFit``, ``alignment``, ``ncd_matrix``) with an exact,
-multithreaded native core; DSIR importance resampling over hashed n-grams (``DSIR``,
+multithreaded native core; compression gain against zstd dictionaries of the targets
+(``CompressionGain``); DSIR importance resampling over hashed n-grams (``DSIR``,
 ``HashedNgrams``); model-free selection-quality proxies (``SelectionEvaluator``); streaming readers
 and atomic writers in ``zipsift.io``.
 """

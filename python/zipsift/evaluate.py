@@ -19,6 +19,12 @@ target). Comparing selections of the same size from the same pool ranks them bef
     formula is in csrc/byte_lm.h): ``ngram_bpb = Σ −log2 p(byte | context) / Σ len(text)``. Its
     two tables have ``2^table_bits`` counters each (default 2^22, 32 MiB in all): memory does not
     grow with the selection, and the model is the same whatever the thread count.
+``lm`` (opt-in; the ``lm`` extra)
+    A real causal LM (SmolLM2-135M by default) fine-tuned on the selection's first ``tokens``
+    tokens, then teacher-forced on each held-out text: ``lm_ce`` in nats per token and ``lm_bpb`` in
+    bits per byte (``zipsift.lm.FineTuneJudge``, whose docstring gives the fixed protocol). Minutes per
+    selection on CPUs, so it is not among the defaults. ``SelectionEvaluator.lm_baseline()`` gives the
+    un-fine-tuned model's figures to compare against.
 """
 from __future__ import annotations
 
@@ -32,9 +38,10 @@ from . import _core
 from .ncd import Text
 from .zipfit import batched, record_text
 
-__all__ = ["PROXIES", "SelectionEvaluator", "zstd_bpb", "ngram_bpb"]
+__all__ = ["PROXIES", "ALL_PROXIES", "SelectionEvaluator", "zstd_bpb", "ngram_bpb"]
 
-PROXIES = ("zstd", "ngram")
+PROXIES = ("zstd", "ngram")  # the defaults: model-free, seconds per selection
+ALL_PROXIES = PROXIES + ("lm",)  # "lm" fine-tunes a real model: opt-in
 DEFAULT_MAX_DICT_BYTES = 4 << 20
 ZSTD_MAX_WINDOW = 1 << 23  # level 19's window: a longer dictionary is not reachable
 
@@ -60,22 +67,24 @@ class SelectionEvaluator:
     ----------
     heldout : iterable of str/bytes (or records with ``text_field``)
         Held-out target examples, not used to make the selections. Kept in memory.
-    proxies : subset of ("zstd", "ngram")
+    proxies : subset of ("zstd", "ngram", "lm"); default ("zstd", "ngram")
     zstd_level : 1..22 (default 19)
     max_dict_bytes : cap of the zstd dictionary (default 4 MiB, at most 8 MiB)
     ngram_order : bytes of context + 1 (default 6), 1..16
     ngram_beta : prior weight of the shorter context (default 32), > 0
     table_bits : log2 of the n-gram model's table size (default 22), 10..30
     threads : 0 = every core in the process's affinity mask
+    lm : for the "lm" proxy, a ``zipsift.lm.FineTuneJudge`` or a dict of its keyword arguments
+        (model, tokens, seed, lr, ...; ``threads`` defaults to this evaluator's)
     """
 
     def __init__(self, heldout: Iterable[Any], proxies: Sequence[str] = PROXIES, zstd_level: int = 19,
                  max_dict_bytes: int = DEFAULT_MAX_DICT_BYTES, ngram_order: int = 6, ngram_beta: float = 32.0,
-                 table_bits: int = 22, threads: int = 0, text_field: str = "text"):
+                 table_bits: int = 22, threads: int = 0, text_field: str = "text", lm: Any = None):
         proxies = tuple(proxies)
-        unknown = [p for p in proxies if p not in PROXIES]
+        unknown = [p for p in proxies if p not in ALL_PROXIES]
         if not proxies or unknown:
-            raise ValueError(f"proxies must be a non-empty subset of {PROXIES}, got {list(proxies)}")
+            raise ValueError(f"proxies must be a non-empty subset of {ALL_PROXIES}, got {list(proxies)}")
         if isinstance(zstd_level, bool) or not isinstance(zstd_level, (int, np.integer)) or not 1 <= zstd_level <= 22:
             raise ValueError(f"zstd_level must be an integer in [1, 22], got {zstd_level!r}")
         if (isinstance(max_dict_bytes, bool) or not isinstance(max_dict_bytes, (int, np.integer))
@@ -98,13 +107,30 @@ class SelectionEvaluator:
         self.ngram_order = int(ngram_order)
         self.ngram_beta = float(ngram_beta)
         self.table_bits = int(table_bits)
+        self.lm_judge = None
+        if "lm" in proxies:
+            from .lm import FineTuneJudge
 
-    def evaluate(self, selection: Iterable[Any], text_field: str = "text", batch_size: int = 4096) -> Dict[str, Any]:
+            self.lm_judge = lm if isinstance(lm, FineTuneJudge) else FineTuneJudge(**{"threads": threads, **(lm or {})})
+            self.lm_heldout = self.lm_judge.prepare_heldout(self.heldout)
+
+    def lm_baseline(self) -> Dict[str, Any]:
+        """The "lm" proxy's reference point: held-out figures of the model before any fine-tuning
+        (``ce_nats_per_token``, ``bits_per_byte``, ``tokens``, ``bytes``, ...)."""
+        if self.lm_judge is None:
+            raise ValueError('lm_baseline needs the "lm" proxy: SelectionEvaluator(heldout, proxies=[..., "lm"])')
+        return self.lm_judge.baseline(self.lm_heldout)
+
+    def evaluate(self, selection: Iterable[Any], text_field: str = "text", batch_size: int = 4096,
+                 label: str = "") -> Dict[str, Any]:
         """Stream one selection and score the held-out texts under each proxy fitted on it.
 
-        Returns ``{"docs": n, "bytes": UTF-8 bytes of the selection, "<proxy>_bpb": float, ...}``.
-        Memory: the zstd dictionary (capped) and the n-gram tables (fixed), not the selection."""
+        Returns ``{"docs": n, "bytes": UTF-8 bytes of the selection, "<proxy>_bpb": float, ...}``;
+        with "lm" also ``lm_ce`` (nats/token), ``lm_bpb`` and ``lm`` (the judge's full result).
+        Memory: the zstd dictionary (capped), the n-gram tables (fixed) and the lm's token budget,
+        not the selection."""
         lm = _core.ByteNgramLM(self.ngram_order, self.table_bits, self.ngram_beta) if "ngram" in self.proxies else None
+        budget = self.lm_judge.budget() if self.lm_judge is not None else None
         dictionary = bytearray()
         docs = size = 0
         for batch in batched(selection, batch_size):
@@ -121,6 +147,8 @@ class SelectionEvaluator:
                         dictionary += b"\n"
             if lm is not None:
                 lm.fit(texts, self.threads)
+            if budget is not None and not budget.full:
+                budget.add(texts)
         if docs == 0:
             raise ValueError("the selection is empty: there is nothing to fit a proxy on")
         row: Dict[str, Any] = {"docs": docs, "bytes": size}
@@ -128,6 +156,11 @@ class SelectionEvaluator:
             row["zstd_bpb"] = self._zstd_bpb(bytes(dictionary))
         if lm is not None:
             row["ngram_bpb"] = float(lm.bits(self.heldout, self.threads).sum() / self.heldout_bytes * 1.0)
+        if budget is not None:
+            result = self.lm_judge.evaluate(budget, self.lm_heldout, label=label)
+            row["lm_ce"] = result["ce_nats_per_token"]
+            row["lm_bpb"] = result["bits_per_byte"]
+            row["lm"] = result
         return row
 
     def _zstd_bpb(self, dictionary: bytes) -> float:

@@ -22,14 +22,18 @@ import glob
 import gzip
 import io
 import json
+import math
 import os
-import tempfile
+import re
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import zstandard
+
+from .atomic import AtomicWriter, OutputError
 
 __all__ = [
     "BadRecord",
@@ -42,6 +46,7 @@ __all__ = [
     "iter_batches",
     "read_texts",
     "AtomicWriter",
+    "OutputError",
     "write_jsonl",
 ]
 
@@ -57,19 +62,32 @@ MISSING_FIELD = "missing_field"
 NOT_A_STRING = "not_a_string"
 EMPTY_TEXT = "empty_text"
 RESERVED_FIELD = "reserved_field"
+UNSUPPORTED_JSON = "unsupported_json"  # valid JSON Python cannot hold faithfully (depth, huge integers)
+NON_FINITE = "non_finite_number"  # NaN / Infinity: not JSON, an output could not hold them
+# A compressed stream or Parquet file that is corrupt or cut short: the rest of the file is lost.
+# In skip mode it is counted once per file (the number of records lost is unknown).
+UNREADABLE_TAIL = "unreadable_tail"
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+# A JSON escape of a UTF-16 surrogate (\ud800-\udfff): the only way a JSON line yields a str that
+# no UTF-8 text can hold. Lines containing one are checked record by record.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class BadRecord(ValueError):
     """A record that cannot be used, with where it is and what to do about it."""
 
-    def __init__(self, path: PathLike, line: int, reason: str, detail: str, skippable: bool = True):
+    def __init__(self, path: PathLike, line: int, reason: str, detail: str, skippable: bool = True,
+                 hint: Optional[str] = None):
         self.path = str(path)
         self.line = line
         self.reason = reason
         self.detail = detail
         self.skippable = skippable
-        hint = (" Fix the record, or pass on_error='skip' (--on-error skip) to skip and count such records."
-                if skippable else "")
+        if hint is None:
+            hint = (" Fix the record, or pass on_error='skip' (--on-error skip) to skip and count such records."
+                    if skippable else "")
         super().__init__(f"{self.path}, line {line}: {detail}.{hint}")
 
 
@@ -125,31 +143,102 @@ def expand_paths(specs: Union[PathLike, Sequence[PathLike]]) -> List[Path]:
     return files
 
 
+class _Unreadable(Exception):
+    """Raised inside a decompressor; turned into a BadRecord naming file and line by _lines."""
+
+
+class _ZstdFrames(io.RawIOBase):
+    """The decompressed bytes of every zstd frame in a file, one after another. Unlike a plain
+    stream reader it notices a file that ends inside a frame (a cut at a block boundary included),
+    and checks each frame's checksum when the frame has one."""
+
+    def __init__(self, path: Path):
+        self._file = open(path, "rb")
+        self._frame = None  # the decompressor of the frame being read; None between frames
+        self._pending = b""  # compressed bytes after the end of the last frame
+        self._out = memoryview(b"")  # decompressed bytes not yet handed out
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not len(self._out):
+            chunk, self._pending = self._pending or self._file.read(1 << 20), b""
+            if not chunk:
+                if self._frame is not None:
+                    raise _Unreadable("the file ends inside a zstd frame (it was cut short)")
+                return 0
+            if self._frame is None:
+                self._frame = _ZSTD.decompressobj()
+            try:
+                self._out = memoryview(self._frame.decompress(chunk))
+            except zstandard.ZstdError as err:
+                raise _Unreadable(f"zstd: {err}") from None
+            if self._frame.eof:
+                self._pending = self._frame.unused_data
+                self._frame = None
+        n = min(len(buffer), len(self._out))
+        buffer[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+_ZSTD = zstandard.ZstdDecompressor()
+
+
 def _open_binary(path: Path, suffix: str):
     if suffix.endswith(".gz"):
         return gzip.open(path, "rb")
     if suffix.endswith(".zst"):
-        raw = open(path, "rb")
-        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True)
-        return io.BufferedReader(reader, buffer_size=1 << 20)
+        return io.BufferedReader(_ZstdFrames(path), buffer_size=1 << 20)
     return open(path, "rb", buffering=1 << 20)
 
 
+def _check_magic(path: Path, suffix: str) -> None:
+    """A compressed file must not be empty; a plain one must not be compressed."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    compression = {GZIP_MAGIC: "gzip", ZSTD_MAGIC: "zstd"}
+    if suffix.endswith((".gz", ".zst")):
+        if not head:
+            raise BadRecord(path, 1, UNREADABLE_TAIL,
+                            f"the file is empty, which is not a valid {suffix[-3:].lstrip('.')} file (an "
+                            f"empty dataset compressed is still some bytes)", skippable=True,
+                            hint=" Re-create or re-download it, or pass on_error='skip' (--on-error skip) "
+                                 "to count it and go on.")
+        return
+    for magic, name in ((head[:2], "gzip"), (head[:4], "zstd")):
+        if magic in compression and compression[magic] == name:
+            ext = ".gz" if name == "gzip" else ".zst"
+            raise BadRecord(path, 1, MALFORMED_JSON,
+                            f"the file is {name}-compressed but its name ends in {suffix}; rename it to end "
+                            f"in {suffix}{ext}", skippable=False)
+
+
 def _lines(path: Path, suffix: str) -> Iterator[Tuple[int, bytes]]:
-    """(1-based line number, line without its end of line). A corrupt or truncated compressed file
-    raises ValueError naming the last good line."""
+    """(1-based line number, line without its end of line). A corrupt or truncated file raises
+    BadRecord(reason=UNREADABLE_TAIL) naming the first line that could not be read."""
     number = 0
-    with _open_binary(path, suffix) as fh:
-        try:
+    _check_magic(path, suffix)
+    try:
+        with _open_binary(path, suffix) as fh:
             for number, raw in enumerate(fh, start=1):
                 if raw.endswith(b"\n"):
                     raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
                 if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
                     raw = raw[3:]  # a UTF-8 byte order mark is not part of the first record
                 yield number, raw
-        except (OSError, EOFError, zstandard.ZstdError) as err:
-            raise ValueError(f"{path}: the file is corrupt or truncated after line {number} ({err}); "
-                             f"re-create or re-download it") from err
+    except (_Unreadable, OSError, EOFError, zlib.error, zstandard.ZstdError) as err:
+        if isinstance(err, OSError) and not isinstance(err, gzip.BadGzipFile) and err.filename is not None:
+            raise  # cannot open the file at all: the OS error names it
+        raise BadRecord(path, number + 1, UNREADABLE_TAIL,
+                        f"the file is corrupt or truncated here; every record from this line on is lost ({err})",
+                        hint=" Re-create or re-download it, or pass on_error='skip' (--on-error skip) to keep "
+                             "the records before this line and count the lost tail.") from None
 
 
 def _check_text(record: Any, text_field: str, path: Path, number: int,
@@ -192,6 +281,56 @@ def _decode(raw: bytes, path: Path, number: int) -> Tuple[Optional[str], Optiona
                                f"invalid UTF-8 at byte {err.start} of the line ({raw[err.start:err.start + 4]!r})")
 
 
+def _non_standard_constant(name: str):
+    raise _NonFinite(name)
+
+
+class _NonFinite(ValueError):
+    pass
+
+
+# One decoder for every line (json.loads with a keyword builds a new one per call).
+_DECODER = json.JSONDecoder(parse_constant=_non_standard_constant)
+
+
+def _lone_surrogate(value: Any) -> bool:
+    """Whether a parsed JSON value holds a str with an unpaired UTF-16 surrogate."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_lone_surrogate(v) for v in value)
+    return False
+
+
+def _parse_json(line: str, raw: bytes, path: Path, number: int) -> Tuple[Any, Optional[BadRecord]]:
+    """One JSON value, or why it cannot be used. Python's parser accepts NaN/Infinity, lone
+    surrogate escapes and any depth and integer length up to its own limits; a record must be
+    standard JSON that an output can hold unchanged."""
+    try:
+        record = _DECODER.decode(line)
+    except json.JSONDecodeError as err:
+        return None, BadRecord(path, number, MALFORMED_JSON, f"malformed JSON: {err.msg} at column {err.colno}")
+    except _NonFinite as err:
+        return None, BadRecord(path, number, NON_FINITE,
+                               f"the number {err} is not JSON (JSON has no NaN or Infinity); write null or a string")
+    except RecursionError:
+        return None, BadRecord(path, number, UNSUPPORTED_JSON,
+                               "JSON nested too deeply for Python's parser (thousands of levels)")
+    except ValueError as err:  # e.g. "Exceeds the limit (4300 digits) for integer string conversion"
+        return None, BadRecord(path, number, UNSUPPORTED_JSON, f"JSON value Python cannot read: {err}")
+    if _SURROGATE_ESCAPE.search(raw) and _lone_surrogate(record):
+        return None, BadRecord(path, number, INVALID_UTF8,
+                               "a string holds an unpaired UTF-16 surrogate escape (such as \\ud800), which is "
+                               "not a character and cannot be written as UTF-8")
+    return record, None
+
+
 def _records_in_jsonl(path: Path, suffix: str, text_field: str, reserved: Sequence[str],
                       stats: ReadStats) -> Iterator[Parsed]:
     for number, raw in _lines(path, suffix):
@@ -202,12 +341,9 @@ def _records_in_jsonl(path: Path, suffix: str, text_field: str, reserved: Sequen
         if bad:
             yield number, None, bad
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            yield number, None, BadRecord(path, number, MALFORMED_JSON, f"malformed JSON: {err.msg} at column {err.colno}")
-            continue
-        bad = _check_text(record, text_field, path, number, reserved)
+        record, bad = _parse_json(line, raw, path, number)
+        if bad is None:
+            bad = _check_text(record, text_field, path, number, reserved)
         yield (number, None, bad) if bad else (number, record, None)
 
 
@@ -228,17 +364,53 @@ def _records_in_parquet(path: Path, text_field: str, reserved: Sequence[str]) ->
         import pyarrow.parquet as pq
     except ImportError:
         raise ImportError(f"{path}: reading .parquet needs pyarrow: pip install \"zipsift[parquet]\"") from None
-    parquet = pq.ParquetFile(path)
-    names = parquet.schema_arrow.names
-    if text_field is not None and text_field not in names:
-        raise ValueError(f"{path}: no column {text_field!r} (columns: {', '.join(names)}); "
-                         f"name the text column with text_field= (--text-field)")
+    import pyarrow
+
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head != b"PAR1":
+        raise BadRecord(path, 1, UNREADABLE_TAIL, "not a Parquet file (it does not start with PAR1)",
+                        hint=" Check the file, or pass on_error='skip' (--on-error skip) to count it and go on.")
     number = 0
-    for batch in parquet.iter_batches(batch_size=8192):
-        for record in batch.to_pylist():
+    try:
+        parquet = pq.ParquetFile(path)
+        names = parquet.schema_arrow.names
+    except (OSError, ValueError, UnicodeDecodeError, pyarrow.ArrowException) as err:
+        raise BadRecord(path, 1, UNREADABLE_TAIL, f"not a readable Parquet file ({type(err).__name__}: {err})",
+                        hint=" Re-create or re-download it, or pass on_error='skip' (--on-error skip) to count "
+                             "it and go on.") from None
+    if text_field is not None and text_field not in names:  # no row can be used: not skippable
+        raise BadRecord(path, 1, MISSING_FIELD, f"no column {text_field!r} (columns: {', '.join(names)}); "
+                                                f"name the text column with text_field= (--text-field)", skippable=False)
+    batches = parquet.iter_batches(batch_size=8192)
+    while True:
+        try:
+            batch = next(batches, None)
+            rows = None if batch is None else batch.to_pylist()
+        except (OSError, ValueError, UnicodeDecodeError, pyarrow.ArrowException) as err:
+            raise BadRecord(path, number + 1, UNREADABLE_TAIL,
+                            f"the Parquet file is corrupt from this row on ({type(err).__name__}: {err})",
+                            hint=" Re-create or re-download it, or pass on_error='skip' (--on-error skip) to "
+                                 "keep the rows before it and count the lost tail.") from None
+        if rows is None:
+            return
+        for record in rows:
             number += 1
             bad = _check_text(record, text_field, path, number, reserved)
+            if bad is None and _has_non_finite(record):
+                bad = BadRecord(path, number, NON_FINITE, "a value is NaN or Infinity, which JSON output cannot "
+                                                          "hold; fill it in or drop the column")
             yield (number, None, bad) if bad else (number, record, None)
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_non_finite(v) for v in value)
+    return False
 
 
 class Located(NamedTuple):
@@ -268,14 +440,19 @@ def iter_located_records(specs: Union[PathLike, Sequence[PathLike]], text_field:
             parsed = _records_in_txt(path, text_field)
         else:
             parsed = _records_in_jsonl(path, suffix, text_field, reserved_fields, stats)
-        for number, record, bad in parsed:
-            if bad is not None:
-                if on_error == "raise" or not bad.skippable:
-                    raise bad
-                stats.skipped[bad.reason] += 1
-                continue
-            stats.records += 1
-            yield Located(path, number, record)
+        try:
+            for number, record, bad in parsed:
+                if bad is not None:
+                    if on_error == "raise" or not bad.skippable:
+                        raise bad
+                    stats.skipped[bad.reason] += 1
+                    continue
+                stats.records += 1
+                yield Located(path, number, record)
+        except BadRecord as bad:  # the file cannot be read on: its tail is lost
+            if bad.reason != UNREADABLE_TAIL or on_error == "raise":
+                raise
+            stats.skipped[UNREADABLE_TAIL] += 1
 
 
 def iter_records(specs: Union[PathLike, Sequence[PathLike]], text_field: Optional[str] = "text",
@@ -325,74 +502,13 @@ def _json_default(value: Any) -> Any:
 
 
 def dumps_record(record: Any) -> str:
-    """One JSONL line (without newline): the record's keys in order, non-ASCII kept as is."""
-    return json.dumps(record, ensure_ascii=False, default=_json_default)
-
-
-class AtomicWriter:
-    """Write a file under a temporary name in the same directory and rename it into place on
-    success, so the final name only ever holds a complete file. On any exception (Ctrl-C included)
-    the temporary file is removed and nothing appears under the final name.
-
-    ``.gz`` and ``.zst`` suffixes compress the output. Use as a context manager; write text.
-    """
-
-    def __init__(self, path: PathLike):
-        self.path = Path(path)
-        self._tmp: Optional[Path] = None
-        self._raw = None
-        self._stream = None
-        self._text = None
-
-    def __enter__(self):
-        directory = self.path.parent
-        if not directory.is_dir():
-            raise FileNotFoundError(f"{self.path}: the directory {directory} does not exist; create it first")
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
-        self._tmp = Path(tmp)
-        self._raw = os.fdopen(fd, "wb")
-        name = self.path.name.lower()
-        if name.endswith(".gz"):
-            self._stream = gzip.GzipFile(fileobj=self._raw, mode="wb", filename="", mtime=0)
-        elif name.endswith(".zst"):
-            self._stream = zstandard.ZstdCompressor(level=10).stream_writer(self._raw, closefd=False)
-        else:
-            self._stream = None
-        self._text = io.TextIOWrapper(self._stream or self._raw, encoding="utf-8", newline="\n",
-                                      write_through=False)
-        return self._text
-
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            if exc_type is None:
-                self._text.flush()
-                if self._stream is not None:
-                    self._text.detach()
-                    self._stream.close()  # writes the gzip trailer / zstd frame end
-                else:
-                    self._text.detach()
-                self._raw.flush()
-                os.fsync(self._raw.fileno())
-                self._raw.close()
-                # mkstemp creates 0600 files; give the output the permissions a normal file gets.
-                umask = os.umask(0)
-                os.umask(umask)
-                os.chmod(self._tmp, 0o666 & ~umask)
-                os.replace(self._tmp, self.path)
-                self._tmp = None
-        finally:
-            if self._tmp is not None:
-                for closable in (self._text, self._stream, self._raw):
-                    try:
-                        if closable is not None:
-                            closable.close()
-                    except Exception:
-                        pass
-                try:
-                    self._tmp.unlink()
-                except FileNotFoundError:
-                    pass
-        return False
+    """One JSONL line (without newline): the record's keys in order, non-ASCII kept as is. A NaN or
+    Infinity raises ValueError: JSON has no such numbers (the readers refuse records holding them)."""
+    try:
+        return json.dumps(record, ensure_ascii=False, default=_json_default, allow_nan=False)
+    except ValueError as err:
+        raise ValueError(f"a record holds NaN or Infinity, which JSON cannot represent ({err}); "
+                         f"replace them (e.g. by null) before writing") from None
 
 
 def write_jsonl(path: PathLike, records: Iterable[Any]) -> int:

@@ -16,12 +16,14 @@ is cut into ``length_bins`` bins of equal count, and ā interpolates linearly be
 """
 from __future__ import annotations
 
+from contextlib import closing
 from itertools import islice
 from typing import Any, Callable, Iterable, Iterator, List, Optional
 
 import numpy as np
 
 from .ncd import TargetSet, Text
+from .prefetch import prefetch
 from .topk import ScoredRecord, TopK, validate_limits
 
 __all__ = ["ZipFit", "ScoredRecord", "record_text", "batched", "select_by_score"]
@@ -169,16 +171,19 @@ def select_by_score(score: Callable[[List[Text]], np.ndarray], records: Iterable
                     budget_bytes: Optional[int], text_field: str, batch_size: int,
                     on_batch: Optional[Callable[[int], None]]) -> List[ScoredRecord]:
     """Score ``records`` batch by batch with ``score(texts) -> float64 (n,)`` and keep the best
-    (``TopK``): the streaming loop every score-and-keep selector shares."""
+    (``TopK``): the streaming loop every score-and-keep selector shares. The next batch is read on a
+    background thread while the native scorer (GIL released) works on this one."""
     validate_limits(k, budget_bytes)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     top = TopK(k=k, budget_bytes=budget_bytes)
-    for batch in batched(records, batch_size):
-        start = top.seen
-        texts = [record_text(r, text_field, start + i) for i, r in enumerate(batch)]
-        sizes = [_utf8_size(t) for t in texts] if budget_bytes is not None else None
-        top.offer(score(texts), batch, sizes)
-        if on_batch is not None:
-            on_batch(len(batch))
+    # closing(): on an error the reader thread stops now, not when the traceback is freed.
+    with closing(prefetch(batched(records, batch_size))) as batches:
+        for batch in batches:
+            start = top.seen
+            texts = [record_text(r, text_field, start + i) for i, r in enumerate(batch)]
+            sizes = [_utf8_size(t) for t in texts] if budget_bytes is not None else None
+            top.offer(score(texts), batch, sizes)
+            if on_batch is not None:
+                on_batch(len(batch))
     return top.result()

@@ -7,7 +7,7 @@ import sys
 from typing import List, Optional
 
 from .. import __version__
-from ..io import BadRecord
+from ..io import BadRecord, OutputError
 from . import augment, evaluate, mixture, select_dsir, select_gain, select_submodular, select_zipfit, synth
 from .common import UsageError
 
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     select = commands.add_parser("select", help="choose the records of a pool to train on",
                                  description="Choose the records of a pool to train on: the ones most like a "
-                                             "target set (zipfit, dsir), or a representative, diverse subset "
+                                             "target set (zipfit, dsir, gain), or a representative, diverse subset "
                                              "(submodular). Run `zipsift select METHOD --help` for a method's "
                                              "options.")
     methods = select.add_subparsers(title="methods", metavar="METHOD")
@@ -74,7 +74,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("zipsift: interrupted; no output was written under the final name", file=sys.stderr)
         return 130
-    except (BadRecord, UsageError, ValueError, FileNotFoundError, ImportError, TypeError) as err:
+    except (BadRecord, UsageError, ValueError, FileNotFoundError, ImportError, TypeError, OutputError) as err:
         print(f"zipsift: error: {err}", file=sys.stderr)
         return 2 if isinstance(err, UsageError) else 1
 

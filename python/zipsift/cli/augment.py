@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 import time
 
 from .. import __version__
 from ..io import ReadStats, iter_records, write_jsonl
-from .common import (Progress, UsageError, add_execution_arguments, non_negative_int, positive_int, progress_enabled,
-                     write_report)
+from .common import (JSONL_OUTPUT, Progress, UsageError, add_execution_arguments, check_outputs, non_negative_int,
+                     positive_int, progress_enabled, write_report)
 
 DESCRIPTION = """\
 Augment fine-tuning data with a model's own in-context inferences (Lampinen et al. 2025).
@@ -43,15 +44,17 @@ def register(commands: argparse._SubParsersAction) -> None:
         _io_arguments(p)
         model = p.add_argument_group("model")
         model.add_argument("--endpoint", required=True, metavar="URL", help="API root, e.g. http://127.0.0.1:8000/v1")
-        model.add_argument("--model", required=True, metavar="NAME")
+        model.add_argument("--model", required=True, metavar="NAME", help="model name the server serves")
         model.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="VAR",
                            help="environment variable holding the API key (default OPENAI_API_KEY; unset = none)")
         model.add_argument("--template", metavar="FILE", help="prompt template file with {text}"
                                                              + (" and {corpus}" if name == "global" else ""))
-        model.add_argument("--temperature", type=float, default=0.0)
+        model.add_argument("--temperature", type=float, default=0.0,
+                           help="sampling temperature (default 0: the most likely answer)")
         model.add_argument("--max-tokens", type=positive_int, help="cap on generated tokens per call")
         model.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default 120)")
-        model.add_argument("--max-retries", type=non_negative_int, default=3)
+        model.add_argument("--max-retries", type=non_negative_int, default=3,
+                           help="retries of a failed or timed-out request before giving up (default 3)")
         model.add_argument("--concurrency", type=positive_int, default=4, help="requests in flight (default 4)")
         aug = p.add_argument_group("augmentation")
         if name == "local":
@@ -69,17 +72,23 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     split = sub.add_parser("split", help="one example per sentence or per sentence prefix")
     _io_arguments(split)
-    split.add_argument("--mode", choices=("independent", "cumulative"), default="independent")
+    split.add_argument("--mode", choices=("independent", "cumulative"), default="independent",
+                       help="independent: one example per sentence (default); cumulative: one per prefix of "
+                            "1, 2, ... sentences")
     split.set_defaults(run=run_split)
 
     dataset = sub.add_parser("dataset", help="write a controlled nonsense-word test set",
                              description="Write the train documents and multiple-choice test items of a "
                                          "reversal or syllogism set (Lampinen et al. 2025), reproducible from --seed.")
-    dataset.add_argument("kind", choices=("reversal", "syllogism"))
+    dataset.add_argument("kind", choices=("reversal", "syllogism"),
+                         help="reversal: one fact per document ('a are r than b'), tested on its converse; syllogism: "
+                              "two premises per document, tested on what follows")
     dataset.add_argument("--n", type=positive_int, required=True, help="facts (reversal) or syllogisms")
-    dataset.add_argument("--seed", type=int, default=0)
-    dataset.add_argument("--train", required=True, metavar="TRAIN.jsonl")
-    dataset.add_argument("--test", required=True, metavar="TEST.jsonl")
+    dataset.add_argument("--seed", type=int, default=0, help="seed of the nonsense words and items (default 0)")
+    dataset.add_argument("--train", required=True, metavar="TRAIN.jsonl",
+                         help="the train documents, written atomically (.jsonl, .jsonl.gz, .jsonl.zst)")
+    dataset.add_argument("--test", required=True, metavar="TEST.jsonl",
+                         help="the multiple-choice test items, written atomically")
     dataset.set_defaults(run=run_dataset)
     parser.set_defaults(run=lambda args: (parser.print_help(sys.stderr), 2)[1])
 
@@ -89,7 +98,7 @@ def _io_arguments(p: argparse.ArgumentParser) -> None:
     io.add_argument("--in", dest="inputs", nargs="+", required=True, metavar="DOCS",
                     help="documents: .jsonl(.gz/.zst), .parquet or .txt files, directories or globs")
     io.add_argument("--out", required=True, metavar="OUT.jsonl", help="output records, written atomically")
-    io.add_argument("--text-field", default="text")
+    io.add_argument("--text-field", default="text", help="field holding the document text (default: text)")
     io.add_argument("--id-field", default="id", help="field with the document id (default id; else its position)")
 
 
@@ -97,6 +106,8 @@ def run_augment(args: argparse.Namespace) -> int:
     from ..augment import (GLOBAL_TEMPLATE, LOCAL_TEMPLATE, NEAR_THRESHOLD, GenerationError, OpenAIChat,
                            global_augment, local_augment)
 
+    check_outputs([("--out", args.out), ("--report", args.report)],
+                  [("--in", args.inputs), ("--template", args.template)], {"--out": JSONL_OUTPUT})
     if args.exact_only and args.near_threshold is not None:
         raise UsageError("--exact-only and --near-threshold exclude each other")
     near = None if args.exact_only else (NEAR_THRESHOLD if args.near_threshold is None else args.near_threshold)
@@ -108,7 +119,7 @@ def run_augment(args: argparse.Namespace) -> int:
                       timeout=args.timeout, max_retries=args.max_retries, max_concurrency=args.concurrency,
                       temperature=args.temperature, max_tokens=args.max_tokens)
     read = ReadStats()
-    records = iter_records(args.inputs, text_field=args.text_field, stats=read)
+    records = _non_empty(args.inputs, iter_records(args.inputs, text_field=args.text_field, stats=read))
     stats: dict = {}
     start = time.perf_counter()
     with Progress(unit="records", enabled=progress_enabled(args)) as progress:
@@ -143,10 +154,19 @@ def run_augment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _non_empty(inputs, records):
+    """``records``, or a UsageError before anything is written when there is none."""
+    first = next(records, None)
+    if first is None:
+        raise UsageError(f"--in {' '.join(inputs)}: it holds no records; there is nothing to augment")
+    return itertools.chain([first], records)
+
+
 def run_split(args: argparse.Namespace) -> int:
     from ..augment import sentence_examples
 
-    records = iter_records(args.inputs, text_field=args.text_field)
+    check_outputs([("--out", args.out)], [("--in", args.inputs)], {"--out": JSONL_OUTPUT})
+    records = _non_empty(args.inputs, iter_records(args.inputs, text_field=args.text_field))
     n = write_jsonl(args.out, sentence_examples(records, args.mode, id_field=args.id_field, text_field=args.text_field))
     print(f"zipsift augment split: {n:,} examples ({args.mode}) -> {args.out}", file=sys.stderr)
     return 0
@@ -155,6 +175,8 @@ def run_split(args: argparse.Namespace) -> int:
 def run_dataset(args: argparse.Namespace) -> int:
     from ..augment import reversal_dataset, syllogism_dataset
 
+    check_outputs([("--train", args.train), ("--test", args.test)],
+                  suffixes={"--train": JSONL_OUTPUT, "--test": JSONL_OUTPUT})
     data = (reversal_dataset if args.kind == "reversal" else syllogism_dataset)(args.n, seed=args.seed)
     write_jsonl(args.train, data["train"])
     write_jsonl(args.test, data["test"])

@@ -8,6 +8,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Protocol
 
 from .. import __version__
+from ..atomic import OutputError, check_distinct, check_output, is_stdout, resolve_output
 from ..io import AtomicWriter, ReadStats, dumps_record, iter_records, read_texts
 from ..ncd import build_info
 from ..topk import ScoredRecord
@@ -53,6 +54,30 @@ class Progress:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+# What an output's name may end in; the writer compresses by the suffix.
+JSONL_OUTPUT = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz", ".jsonl.zst", ".ndjson.zst")
+
+
+def check_outputs(outputs, inputs=(), suffixes=None) -> None:
+    """Refuse, before any work, outputs that could not be written or would destroy something.
+
+    outputs: (option, path) pairs (None paths are skipped); inputs: (option, files/dirs/globs)
+    pairs the outputs must differ from; suffixes: {option: allowed suffixes} (``-`` for standard
+    output is always allowed). Checks that outputs differ from each other and from every input,
+    that each suffix says a format zipsift writes, and that each directory accepts a new file."""
+    outputs = [(option, path) for option, path in outputs if path is not None]
+    for option, path in outputs:
+        if not is_stdout(path):
+            resolve_output(path)  # a directory, device or fifo first: that is what the user must fix
+        allowed = (suffixes or {}).get(option)
+        if allowed and path and not is_stdout(path) and not str(path).lower().endswith(allowed):
+            raise UsageError(f"{option} {path}: zipsift writes only {', '.join(allowed)} here (the suffix says the "
+                             f"format); rename the output")
+    check_distinct(outputs, inputs)
+    for option, path in outputs:
+        check_output(path)
 
 
 def write_report(path: str, report: Dict[str, Any]) -> None:
@@ -104,12 +129,13 @@ def add_select_arguments(parser: argparse.ArgumentParser, score_field: str) -> N
                         help="target examples: files, directories or globs, read like --source")
     add_source_arguments(parser)
     size = parser.add_argument_group("how much to keep (one of)").add_mutually_exclusive_group(required=True)
-    size.add_argument("--k", type=non_negative_int, help="keep this many records")
-    size.add_argument("--budget-bytes", type=non_negative_int, metavar="B",
+    size.add_argument("--k", type=positive_int, help="keep this many records")
+    size.add_argument("--budget-bytes", type=positive_int, metavar="B",
                       help="keep the best records while their texts total at most B bytes (UTF-8)")
     out = parser.add_argument_group("output")
     out.add_argument("--out", required=True, metavar="OUT.jsonl",
-                     help="selected records, best first, written atomically (.jsonl, .jsonl.gz, .jsonl.zst)")
+                     help="selected records, best first, written atomically (.jsonl, .jsonl.gz, .jsonl.zst; "
+                          "a symlink is written through; - for standard output)")
     out.add_argument("--score-field", default=score_field,
                      help=f"field added to each output record with its score (default: {score_field})")
     out.add_argument("--report", metavar="REPORT.json", help="write a JSON report of the run")
@@ -152,6 +178,8 @@ def run_select(args: argparse.Namespace, method: str, make_selector: Callable[[L
     given, runs first as its own streaming pass over the sources (with its own progress line); the
     report then has a ``fit`` entry with what that pass read."""
     start = time.perf_counter()
+    check_outputs([("--out", args.out), ("--report", args.report)],
+                  [("--source", args.source), ("--target", args.target)], {"--out": JSONL_OUTPUT})
     target_stats = ReadStats()
     targets = read_texts(args.target, text_field=args.text_field, on_error=args.on_error, stats=target_stats)
     if not targets:
@@ -164,7 +192,12 @@ def run_select(args: argparse.Namespace, method: str, make_selector: Callable[[L
         fit_records = iter_records(args.source, text_field=args.text_field, on_error=args.on_error,
                                    stats=fit_stats, reserved_fields=(args.score_field,))
         with Progress(enabled=progress_enabled(args), label="fit") as progress:
-            fit(selector, fit_records, progress.update)
+            try:
+                fit(selector, fit_records, progress.update)
+            except ValueError:
+                if fit_stats.records == 0:
+                    raise empty_source(args.source, fit_stats) from None
+                raise
 
     source_stats = ReadStats()
     records = iter_records(args.source, text_field=args.text_field, on_error=args.on_error, stats=source_stats,
@@ -173,6 +206,12 @@ def run_select(args: argparse.Namespace, method: str, make_selector: Callable[[L
         kept = selector.select(records, k=args.k, budget_bytes=args.budget_bytes, text_field=args.text_field,
                                batch_size=args.batch_size, on_batch=progress.update, **(select_options or {}))
 
+    if source_stats.records == 0:
+        raise empty_source(args.source, source_stats)
+    notes = []
+    if args.k is not None and args.k > source_stats.records:
+        notes.append(f"--k {args.k:,} is more than the {source_stats.records:,} usable records of the pool; "
+                     f"kept {len(kept):,}")
     selected_bytes = 0
     with AtomicWriter(args.out) as out:
         for item in kept:
@@ -185,6 +224,8 @@ def run_select(args: argparse.Namespace, method: str, make_selector: Callable[[L
           f"({selected_bytes:,} bytes) -> {args.out} in {seconds:.1f} s"
           + (f"; skipped {sum(source_stats.skipped.values()):,} bad records" if source_stats.skipped else ""),
           file=sys.stderr)
+    for note in notes:
+        print(f"zipsift select {method}: note: {note}", file=sys.stderr)
     if args.report:
         write_report(args.report, {
             "zipsift_version": __version__,
@@ -202,7 +243,16 @@ def run_select(args: argparse.Namespace, method: str, make_selector: Callable[[L
             "targets": target_stats.as_dict(),
             **({"fit": fit_stats.as_dict()} if fit_stats is not None else {}),
             "output": args.out,
+            "notes": notes,
             "seconds": round(seconds, 3),
             "build": build_info(),
         })
     return 0
+
+
+def empty_source(specs, stats: ReadStats) -> UsageError:
+    """The error for a pool without one usable record."""
+    skipped = sum(stats.skipped.values())
+    counts = ", ".join(f"{reason} {n:,}" for reason, n in sorted(stats.skipped.items()))
+    why = f"no usable record; skipped: {counts}" if skipped else "it holds no records"
+    return UsageError(f"--source {' '.join(map(str, specs))}: {why}; there is nothing to select from")

@@ -10,7 +10,7 @@ from typing import Any, Dict, List
 
 from .. import __version__
 from ..io import AtomicWriter
-from .common import UsageError, positive_int, write_report
+from .common import UsageError, check_outputs, positive_int, write_report
 
 DESCRIPTION = """\
 Choose how much of each domain goes into a fine-tuning mix (Li, Liu & Xing, ICML 2025).
@@ -59,6 +59,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_plan(args: argparse.Namespace) -> int:
     from ..mixture import plan_runs
 
+    check_outputs([("--out", args.out)], suffixes={"--out": (".csv",)})
     runs = plan_runs(args.domains, args.base_tokens)
     with AtomicWriter(args.out) as out:
         writer = csv.writer(out, lineterminator="\n")
@@ -116,6 +117,7 @@ def read_runs_csv(path: str) -> List[Dict[str, Any]]:
 def run_fit(args: argparse.Namespace) -> int:
     from ..mixture import DataMixingLaw, MixtureLaw, grid_search
 
+    check_outputs([("--out", args.out)], [("RUNS.csv", args.runs)])
     runs = read_runs_csv(args.runs)
     law = (MixtureLaw if args.law == "li" else DataMixingLaw)(huber_delta=args.huber_delta)
     try:

@@ -11,8 +11,8 @@ import numpy as np
 from .. import __version__
 from ..io import AtomicWriter, ReadStats, dumps_record, iter_records
 from ..ncd import build_info
-from .common import (Progress, UsageError, add_execution_arguments, non_negative_int, positive_int, progress_enabled,
-                     resolved_threads, write_report)
+from .common import (JSONL_OUTPUT, Progress, UsageError, add_execution_arguments, check_outputs, non_negative_int,
+                     positive_int, progress_enabled, resolved_threads, write_report)
 
 OBJECTIVES = {"fl": "facility_location", "flmi": "flmi", "flcg": "flcg", "graphcut": "graph_cut",
               "logdet": "log_determinant"}
@@ -42,13 +42,15 @@ example:
 
 def fraction_or_count(text: str):
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
-        pass
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a count (e.g. 1000) or a fraction (e.g. 0.3), got {text!r}") from None
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a count (e.g. 1000) or a fraction (e.g. 0.3), "
+                                             f"got {text!r}") from None
+    if not value > 0:  # a zero budget would "succeed" with nothing picked
+        raise argparse.ArgumentTypeError(f"expected a count >= 1 or a fraction in (0, 1], got {text}")
     return value
 
 
@@ -130,11 +132,16 @@ def run(args: argparse.Namespace) -> int:
     if args.objective == "logdet" and args.knn:
         raise UsageError("--objective logdet needs a dense kernel; drop --knn")
 
+    check_outputs([("--out", args.out), ("--report", args.report)],
+                  [("--source", args.source), ("--embeddings", args.embeddings), ("--query", args.query),
+                   ("--private", args.private)], {"--out": JSONL_OUTPUT})
     X = _load(args.embeddings, "--embeddings")
     side_path = args.query if args.objective == "flmi" else args.private
     side = None if side_path is None else _load(side_path, "--query" if args.query else "--private")
     n = X.shape[0]
     budget = sm.resolve_budget(args.budget, n)
+    if budget == 0:
+        raise UsageError(f"--budget {args.budget} of {n:,} rows picks nothing; give a count >= 1 or a larger fraction")
 
     t0 = time.perf_counter()
     # Facility-location-family objectives need s >= 0: the command clips negative similarities to 0
@@ -176,6 +183,9 @@ def run(args: argparse.Namespace) -> int:
             count = i + 1
             if i in wanted:
                 chosen[i] = record
+        if count == 0:
+            raise UsageError(f"--source {' '.join(args.source)}: it holds no records; record i must be the text of "
+                             f"embedding row i")
         if count != n:
             raise UsageError(f"--source holds {count:,} records but --embeddings has {n:,} rows; record i must "
                              "be the text of embedding row i")

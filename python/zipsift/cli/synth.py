@@ -8,7 +8,7 @@ from typing import Dict
 
 from .. import __version__
 from ..io import BadRecord, iter_located_records
-from .common import UsageError, positive_int, write_report
+from .common import UsageError, check_outputs, positive_int, write_report
 
 DESCRIPTION = """\
 Compare models' sampled solutions at matched compute (Bansal et al. 2024, "Smaller, Weaker, Yet
@@ -50,8 +50,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(title="steps", metavar="STEP")
     report = sub.add_parser("report", help="coverage, diversity and FPR per model at matched compute",
                             description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    report.add_argument("samples", metavar="SAMPLES.jsonl")
-    report.add_argument("--gold", required=True, metavar="GOLD.jsonl")
+    report.add_argument("samples", metavar="SAMPLES.jsonl",
+                        help="sampled solutions, one JSON object per line, in sampling order (format above)")
+    report.add_argument("--gold", required=True, metavar="GOLD.jsonl",
+                        help="one gold answer per question: {\"question_id\", \"answer\"}")
     costs = report.add_mutually_exclusive_group(required=True)
     costs.add_argument("--params", type=_cost, action="append", metavar="MODEL=P",
                        help="parameter count of a model (repeat per model): compute-matched")
@@ -64,21 +66,35 @@ def register(commands: argparse._SubParsersAction) -> None:
     report.add_argument("--threshold", type=float, default=0.25,
                         help="NCD at or below which two solutions are near-duplicates (default 0.25)")
     fields = report.add_argument_group("fields")
-    fields.add_argument("--model-field", default="model")
-    fields.add_argument("--id-field", default="question_id")
-    fields.add_argument("--solution-field", default="solution")
-    fields.add_argument("--answer-field", default="answer")
-    fields.add_argument("--judgement-field", default="reasoning_correct")
+    fields.add_argument("--model-field", default="model", help="samples' field naming the model (default: model)")
+    fields.add_argument("--id-field", default="question_id",
+                        help="field with the question id, in samples and gold (default: question_id)")
+    fields.add_argument("--solution-field", default="solution",
+                        help="samples' field with the solution text (default: solution)")
+    fields.add_argument("--answer-field", default="answer", help="gold's field with the answer (default: answer)")
+    fields.add_argument("--judgement-field", default="reasoning_correct",
+                        help="samples' optional true/false field: was the reasoning right (default: "
+                             "reasoning_correct)")
     report.add_argument("--json", metavar="REPORT.json", help="also write the report as JSON (atomically)")
     report.set_defaults(run=run_report)
 
-    plan = sub.add_parser("plan", help="samples per question for the weak model at equal compute or price")
+    plan = sub.add_parser("plan", help="samples per question for the weak model at equal compute or price",
+                          description="Print the samples per question of the weak model that cost the same as "
+                                      "--samples-strong of the strong one: S_weak = S_strong * (P_strong * W_strong) "
+                                      "/ (P_weak * W_weak), P the parameter count (compute) or the price per "
+                                      "output token, W the average solution length (equal when not given). Round "
+                                      "down for a whole number of samples.")
     plan_costs = plan.add_mutually_exclusive_group(required=True)
-    plan_costs.add_argument("--params-strong", type=float)
-    plan_costs.add_argument("--price-strong", type=float)
-    plan.add_argument("--params-weak", type=float)
-    plan.add_argument("--price-weak", type=float)
-    plan.add_argument("--samples-strong", type=float, default=1.0)
+    plan_costs.add_argument("--params-strong", type=float, metavar="P",
+                            help="parameter count of the strong model, e.g. 27e9 (compute-matched; needs "
+                                 "--params-weak)")
+    plan_costs.add_argument("--price-strong", type=float, metavar="PRICE",
+                            help="price per output token of the strong model (price-matched; needs --price-weak)")
+    plan.add_argument("--params-weak", type=float, metavar="P", help="parameter count of the weak model, e.g. 9e9")
+    plan.add_argument("--price-weak", type=float, metavar="PRICE",
+                      help="price per output token of the weak model, in the unit of --price-strong")
+    plan.add_argument("--samples-strong", type=float, default=1.0, metavar="S",
+                      help="samples per question of the strong model (default 1)")
     plan.add_argument("--tokens-strong", type=float, help="average solution length of the strong model")
     plan.add_argument("--tokens-weak", type=float, help="average solution length of the weak model")
     plan.set_defaults(run=run_plan)
@@ -144,6 +160,7 @@ def _read_samples(args, gold, models):
 def run_report(args: argparse.Namespace) -> int:
     from ..synth import matched_report
 
+    check_outputs([("--json", args.json)], [("SAMPLES.jsonl", args.samples), ("--gold", args.gold)])
     gold = _read_gold(args)
     costs = args.params or args.price
     names = [m for m, _ in costs]
