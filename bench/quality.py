@@ -129,7 +129,8 @@ def run(args: argparse.Namespace) -> dict:
     if "lm" in proxies:
         from zipsift.lm import FineTuneJudge
 
-        judge = FineTuneJudge(tokens=args.lm_tokens, seed=0, threads=args.threads)
+        judge = FineTuneJudge(tokens=args.lm_tokens, lr=args.lm_lr, seed=0, threads=args.threads)
+        results["lm_hyperparameters"] = judge.hyperparameters()
     results: dict = {"budget_bytes": args.budget_bytes, "seeds": seeds, "proxies": proxies,
                      "lm_tokens": args.lm_tokens if judge else None, "rows": []}
     for pool_kind in args.pools.split(","):
@@ -159,8 +160,8 @@ def run(args: argparse.Namespace) -> dict:
                         row.update({k: v for k, v in evaluator.evaluate(selection).items() if k.endswith("_bpb")})
                     if judge is not None:
                         lm = judge.evaluate(selection, heldout)
-                        row.update({"lm_nats_per_token": lm["nats_per_token"], "lm_bpb": lm["bits_per_byte"],
-                                    "lm_train_tokens": lm["train_tokens"]})
+                        row.update({"lm_nats_per_token": lm["ce_nats_per_token"], "lm_bpb": lm["bits_per_byte"],
+                                    "lm_train_tokens": lm["train_tokens"], "lm_short": lm["short"]})
                     results["rows"].append(row)
                     print(json.dumps(row), file=sys.stderr, flush=True)
                     (out / "quality.json").write_text(json.dumps(results, indent=2))
@@ -200,7 +201,8 @@ def main() -> None:
     parser.add_argument("--tasks", default="humaneval,pydoc")
     parser.add_argument("--methods", default="target_items,random,domain_oracle,dsir,zipfit,zipfit_length_fair,gain,gain_reference")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--lm-tokens", type=int, default=20_000)
+    parser.add_argument("--lm-tokens", type=int, default=10_000)
+    parser.add_argument("--lm-lr", type=float, default=1e-4)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--table-only", action="store_true", help="print the table of OUT_DIR/quality.json")
     args = parser.parse_args()
