@@ -114,9 +114,6 @@ def methods(task: str, targets: List[str], pool: List[dict], budget: int, seed: 
             "zipfit_length_fair": zipfit_length_fair, "gain": gain, "gain_reference": gain_reference}
 
 
-RANDOMISED = {"random", "domain_oracle", "dsir"}
-
-
 def run(args: argparse.Namespace) -> dict:
     out = Path(args.out_dir)
     data = out / "data"
@@ -149,7 +146,7 @@ def run(args: argparse.Namespace) -> dict:
             if judge is not None:
                 results.setdefault("lm_baseline", {})[f"{pool_kind}/{task}"] = judge.baseline(heldout)
             for name in args.methods.split(","):
-                for seed in (seeds if name in RANDOMISED else [seeds[0]]):
+                for seed in (seeds if name in args.all_seeds.split(",") else [seeds[0]]):
                     t0 = time.perf_counter()
                     selection = methods(task, targets, pool, args.budget_bytes, seed, reference, length_sample)[name]()
                     row = {"pool": pool_kind, "task": task, "method": name, "seed": seed,
@@ -201,6 +198,8 @@ def main() -> None:
     parser.add_argument("--tasks", default="humaneval,pydoc")
     parser.add_argument("--methods", default="target_items,random,domain_oracle,dsir,zipfit,zipfit_length_fair,gain,gain_reference")
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--all-seeds", default="random,domain_oracle,dsir",
+                        help="the randomised methods run with every seed (the others with the first)")
     parser.add_argument("--lm-tokens", type=int, default=10_000)
     parser.add_argument("--lm-lr", type=float, default=1e-4)
     parser.add_argument("--threads", type=int, default=0)
