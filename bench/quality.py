@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> dict:
         from zipsift.lm import FineTuneJudge
 
         judge = FineTuneJudge(tokens=args.lm_tokens, lr=args.lm_lr, seed=0, threads=args.threads)
-        results["lm_hyperparameters"] = judge.hyperparameters()
+        results["lm_hyperparameters"] = judge.hyperparameters
     results: dict = {"budget_bytes": args.budget_bytes, "seeds": seeds, "proxies": proxies,
                      "lm_tokens": args.lm_tokens if judge else None, "rows": []}
     for pool_kind in args.pools.split(","):
