@@ -122,14 +122,13 @@ def run(args: argparse.Namespace) -> dict:
         (out / "corpus.json").write_text(json.dumps(quality_corpus.build(str(data)), indent=2))
     proxies = [p for p in args.proxies.split(",") if p]
     seeds = [int(s) for s in args.seeds.split(",")]
+    results: dict = {"budget_bytes": args.budget_bytes, "seeds": seeds, "proxies": proxies, "rows": []}
     judge = None
     if "lm" in proxies:
         from zipsift.lm import FineTuneJudge
 
         judge = FineTuneJudge(tokens=args.lm_tokens, lr=args.lm_lr, seed=0, threads=args.threads)
         results["lm_hyperparameters"] = judge.hyperparameters
-    results: dict = {"budget_bytes": args.budget_bytes, "seeds": seeds, "proxies": proxies,
-                     "lm_tokens": args.lm_tokens if judge else None, "rows": []}
     for pool_kind in args.pools.split(","):
         pool = _read_jsonl(data / f"pool_{pool_kind}.jsonl")
         order = np.random.default_rng(0).permutation(len(pool))
