@@ -1,6 +1,7 @@
 // Codec names and levels, library versions, and the process-wide pool of size meters.
 #include "codec.h"
 
+#include <dlfcn.h>
 #include <zlib.h>
 #ifdef ZIPSIFT_HAVE_ZSTD
 #include <zstd.h>
@@ -71,10 +72,30 @@ CodecSpec make_codec_spec(const std::string& name, int level) {
     throw std::invalid_argument("unknown codec '" + name + "'; this build has: " + known);
 }
 
+namespace {
+
+// The file the dynamic loader mapped `symbol` from ("" if it cannot tell): which libz.so a user's
+// process really runs with, since sizes are exact only against that one.
+std::string loaded_from(const void* symbol) {
+    Dl_info info{};
+    if (dladdr(symbol, &info) == 0 || info.dli_fname == nullptr) return "";
+    return info.dli_fname;
+}
+
+}  // namespace
+
 std::vector<LibraryVersion> codec_library_versions() {
-    std::vector<LibraryVersion> v{{"zlib", ZLIB_VERSION, zlibVersion()}};
+    // zlib is always the system's shared libz (as CPython's zlib module uses), never bundled.
+    std::vector<LibraryVersion> v{
+        {"zlib", ZLIB_VERSION, zlibVersion(), "system", loaded_from(reinterpret_cast<const void*>(&zlibVersion))}};
 #ifdef ZIPSIFT_HAVE_ZSTD
-    v.push_back({"zstd", ZSTD_VERSION_STRING, ZSTD_versionString()});
+#ifdef ZIPSIFT_ZSTD_BUNDLED
+    const char* zstd_linkage = "bundled";
+#else
+    const char* zstd_linkage = "system";
+#endif
+    v.push_back({"zstd", ZSTD_VERSION_STRING, ZSTD_versionString(), zstd_linkage,
+                 loaded_from(reinterpret_cast<const void*>(&ZSTD_versionString))});
 #endif
     return v;
 }

@@ -31,9 +31,11 @@ CodecSpec make_codec_spec(const std::string& name, int level);
 // Names of the codecs compiled into this build, in a stable order.
 std::vector<std::string> available_codecs();
 
-// Library versions the sizes depend on: {library, compiled-against version, runtime version}.
+// Library versions the sizes depend on: {library, compiled-against version, runtime version,
+// linkage, path}. linkage is "system" (a shared library of the machine, loaded from `path`) or
+// "bundled" (compiled into the module from source; `path` is then the module itself).
 struct LibraryVersion {
-    std::string library, compiled, runtime;
+    std::string library, compiled, runtime, linkage, path;
 };
 std::vector<LibraryVersion> codec_library_versions();
 

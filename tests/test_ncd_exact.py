@@ -4,6 +4,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gzip
+import os
 import zlib
 
 import numpy as np
@@ -114,47 +115,79 @@ def _system_zstd():
 
 needs_zstd = pytest.mark.skipif("zstd" not in zipsift.codecs(), reason="built without libzstd headers")
 
+# zstd frames depend on the zstd version, so a size is compared only with a reference that runs the
+# same version as the core: the `zstandard` package (a wheel, or the source build's bundled zstd,
+# carries its own copy) or, through ctypes, the system's libzstd (a source build links that one).
+ZSTD_REFERENCES = ["zstandard", "system libzstd"]
 
-@needs_zstd
-@pytest.mark.parametrize("level", [-3, 1, 3, 19])
-def test_zstd_sizes_match_libzstd_one_shot(stdlib_files, level):
+
+def zstd_reference(name: str):
+    """C(s) at a level from the named reference, as f(data, level) -> int; skips on a version mismatch."""
+    ours = zipsift.build_info()["libraries"]["zstd"]["runtime"]
+    if name == "zstandard":
+        import zstandard
+
+        theirs = ".".join(map(str, zstandard.ZSTD_VERSION))
+        if theirs != ours:
+            pytest.skip(f"zstandard {zstandard.__version__} carries zstd {theirs}, the core runs {ours}")
+        return lambda data, level: len(zstandard.ZstdCompressor(level=level).compress(data))
     lib = _system_zstd()
-    runtime = zipsift.build_info()["libraries"]["zstd"]["runtime"]
-    if lib is None or lib.ZSTD_versionString().decode() != runtime:
-        pytest.skip(f"the system libzstd is not the one the core runs with ({runtime})")
+    if lib is None or lib.ZSTD_versionString().decode() != ours:
+        found = lib.ZSTD_versionString().decode() if lib is not None else "none"
+        pytest.skip(f"the system libzstd ({found}) is not the zstd version the core runs ({ours})")
 
-    def one_shot(data: bytes) -> int:
+    def one_shot(data: bytes, level: int) -> int:
         cap = lib.ZSTD_compressBound(len(data))
         buf = ctypes.create_string_buffer(cap)
         return lib.ZSTD_compress(buf, cap, data, len(data), level)
+    return one_shot
 
+
+@needs_zstd
+@pytest.mark.parametrize("reference", ZSTD_REFERENCES)
+@pytest.mark.parametrize("level", [-3, 1, 3, 19])
+def test_zstd_sizes_match_the_same_zstd_version_byte_for_byte(stdlib_files, reference, level):
+    size = zstd_reference(reference)
     texts = stdlib_files[:25] + [b"", b"x"]
-    assert zipsift.compressed_sizes(texts, "zstd", level).tolist() == [one_shot(t) for t in texts]
+    assert zipsift.compressed_sizes(texts, "zstd", level).tolist() == [size(t, level) for t in texts]
 
 
 @needs_zstd
-def test_zstd_sizes_match_zstandard_package_when_it_carries_the_same_libzstd(stdlib_files):
-    import zstandard
-
-    ours = zipsift.build_info()["libraries"]["zstd"]["runtime"]
-    theirs = ".".join(map(str, zstandard.ZSTD_VERSION))
-    if ours != theirs:
-        pytest.skip(f"zstandard bundles libzstd {theirs}, the core runs with {ours}: frames may legitimately differ")
-    expected = [len(zstandard.ZstdCompressor(level=3).compress(t)) for t in stdlib_files[:20]]
-    assert zipsift.compressed_sizes(stdlib_files[:20], "zstd", 3).tolist() == expected
-
-
-@needs_zstd
-def test_zstd_ncd_uses_concatenation_candidate_first():
-    lib = _system_zstd()
-    if lib is None:
-        pytest.skip("no system libzstd to compare with")
+@pytest.mark.parametrize("reference", ZSTD_REFERENCES)
+def test_zstd_ncd_uses_concatenation_candidate_first(reference):
+    size = zstd_reference(reference)
     x, y = b"alpha beta gamma " * 40, b"delta epsilon " * 30
-    def c(s):
-        cap = lib.ZSTD_compressBound(len(s)); buf = ctypes.create_string_buffer(cap)
-        return lib.ZSTD_compress(buf, cap, s, len(s), 3)
+    c = lambda s: size(s, 3)  # noqa: E731
     expected = (c(x + y) - min(c(x), c(y))) / max(c(x), c(y))
     assert zipsift.ncd_matrix([x], [y], "zstd", 3)[0, 0] == expected
+
+
+def _mapped_files(fragment: str) -> set:
+    """Real paths of the files mapped into this process whose name contains `fragment`."""
+    with open("/proc/self/maps") as maps:
+        paths = {line.split(maxsplit=5)[5].strip() for line in maps if len(line.split(maxsplit=5)) == 6}
+    return {os.path.realpath(p) for p in paths if fragment in os.path.basename(p)}
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs Linux /proc")
+def test_build_info_names_the_one_system_zlib_this_process_runs():
+    # gzip sizes are exact because the core and CPython's zlib module share this one libz.
+    zlib_info = zipsift.build_info()["libraries"]["zlib"]
+    assert zlib_info["linkage"] == "system"
+    assert os.path.basename(zlib_info["path"]).startswith("libz.so")
+    assert _mapped_files("libz.so") == {os.path.realpath(zlib_info["path"])}
+
+
+@needs_zstd
+def test_build_info_says_whether_zstd_is_bundled_or_the_system_library():
+    zstd_info = zipsift.build_info()["libraries"]["zstd"]
+    if zstd_info["linkage"] == "bundled":
+        # Compiled into the module itself: the version compiled is the version that runs.
+        assert zstd_info["compiled"] == zstd_info["runtime"]
+        assert os.path.samefile(zstd_info["path"], zipsift._core.__file__)
+    else:
+        assert zstd_info["linkage"] == "system"
+        assert os.path.basename(zstd_info["path"]).startswith("libzstd.so")
 
 
 def test_reused_streams_equal_fresh_ones_after_longer_inputs():

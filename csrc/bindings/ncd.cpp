@@ -69,6 +69,8 @@ void bind_ncd(py::module_& m) {
             py::dict entry;
             entry["compiled"] = lib.compiled;
             entry["runtime"] = lib.runtime;
+            entry["linkage"] = lib.linkage;
+            entry["path"] = lib.path;
             out[py::str(lib.library)] = entry;
         }
         return out;

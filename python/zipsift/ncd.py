@@ -38,7 +38,13 @@ def build_info() -> dict:
 
     Compressed sizes, and so every score, depend on these versions: record them next to a selection.
     Returns ``{"zipsift": version, "codecs": [...], "libraries": {"zlib": {"compiled": ..,
-    "runtime": ..}, "zstd": {...}}, "usable_cores": n}``.
+    "runtime": .., "linkage": .., "path": ..}, "zstd": {...}}, "usable_cores": n}``.
+
+    ``linkage`` is ``"system"`` for a shared library of this machine (``path`` is the file the
+    process loaded; zlib is always the system's, the same libz CPython's ``zlib``/``gzip`` use, so
+    gzip/zlib sizes equal theirs) or ``"bundled"`` for zstd compiled into the module from source
+    (the wheels; ``path`` is the module). zstd sizes equal the ``zstandard`` package's when its
+    ``ZSTD_VERSION`` equals ``runtime``. There is no ``"zstd"`` entry when zstd is not compiled in.
     """
     from . import __version__
 
