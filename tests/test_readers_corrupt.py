@@ -129,6 +129,22 @@ def test_json_python_cannot_hold_names_file_and_line_and_is_skippable(tmp_path, 
     assert [r["text"] for r in records] == ["good", "after"] and sum(stats.skipped.values()) == 1
 
 
+def test_json_deeper_than_the_limit_is_refused_before_python_s_parser_recurses(tmp_path):
+    # The parser recurses once per level; near the interpreter's limit a garbage collection that
+    # runs any finalizer fails as well, so such lines never reach it. Brackets inside strings and
+    # nesting up to the limit are fine.
+    from zipsift.io import MAX_JSON_DEPTH
+
+    limit = "[" * (MAX_JSON_DEPTH - 1) + "]" * (MAX_JSON_DEPTH - 1)  # inside the record's own object
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"text": "a", "n": %s, "s": "%s"}\n' % (limit, "[" * 5000)
+                    + "[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1) + "\n")
+    with pytest.raises(BadRecord, match=f"d.jsonl, line 2: JSON nested too deeply \\(more than {MAX_JSON_DEPTH} levels"):
+        read(path)
+    records, stats = read(path, on_error="skip")
+    assert len(records) == 1 and dict(stats.skipped) == {"unsupported_json": 1}
+
+
 def test_a_surrogate_pair_is_a_character_not_an_error(tmp_path):
     (tmp_path / "p.jsonl").write_text('{"text": "smile \\ud83d\\ude00"}\n')
     assert read(tmp_path / "p.jsonl")[0] == [{"text": "smile \U0001F600"}]

@@ -73,6 +73,27 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 # A JSON escape of a UTF-16 surrogate (\ud800-\udfff): the only way a JSON line yields a str that
 # no UTF-8 text can hold. Lines containing one are checked record by record.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# Nesting deeper than this is refused before Python's parser sees it: the parser recurses once per
+# level, and near the interpreter's recursion limit any garbage collection that runs a finalizer
+# fails too ("Exception ignored in ..."), far from the line that caused it.
+MAX_JSON_DEPTH = 500
+_JSON_NESTING_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')  # a string (skipped whole) or a bracket
+
+
+def _nested_too_deeply(raw: bytes) -> bool:
+    """Whether the JSON text ``raw`` opens more than MAX_JSON_DEPTH arrays/objects at once."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:  # the common case: two passes in C
+        return False
+    depth = 0
+    for token in _JSON_NESTING_TOKEN.finditer(raw):
+        bracket = token.group()
+        if bracket in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return True
+        elif bracket in (b"]", b"}"):
+            depth -= 1
+    return False
 
 
 class BadRecord(ValueError):
@@ -328,6 +349,9 @@ def _parse_json(line: str, raw: bytes, path: Path, number: int) -> Tuple[Any, Op
     """One JSON value, or why it cannot be used. Python's parser accepts NaN/Infinity, lone
     surrogate escapes and any depth and integer length up to its own limits; a record must be
     standard JSON that an output can hold unchanged."""
+    if _nested_too_deeply(raw):
+        return None, BadRecord(path, number, UNSUPPORTED_JSON,
+                               f"JSON nested too deeply (more than {MAX_JSON_DEPTH} levels of arrays/objects)")
     try:
         record = _DECODER.decode(line)
     except json.JSONDecodeError as err:
