@@ -166,7 +166,7 @@ def test_a_scoring_worker_killed_mid_job_is_restarted_and_the_output_is_identica
     records = [json.loads(line) for line in (quickstart / "pool.jsonl").read_text().splitlines()]
     for f in range(6):
         (big / f"{f}.jsonl").write_text("".join(json.dumps({**r, "id": f"{r['id']}-{f}-{c}"}) + "\n"
-                                                for c in range(6) for r in records))
+                                                for c in range(12) for r in records))
     args = ["select", "zipfit", "--target", str(quickstart / "targets.jsonl"), "--source", str(big), "--k", "50",
             "--batch-size", "100"]
     local = run_cli(args + ["--out", "local.jsonl"], cluster.env, tmp_path)
@@ -174,17 +174,23 @@ def test_a_scoring_worker_killed_mid_job_is_restarted_and_the_output_is_identica
     job = subprocess.Popen(ZIPSIFT + args + ["--out", "ray.jsonl", "--engine", "ray", "--ray-address",
                                              cluster.address], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, env=cluster.env, cwd=tmp_path)
+    # Kill a scoring actor while the job runs. An actor can finish its share and exit between being
+    # listed and being killed (a quiet machine scores fast), so list again and try each one.
     victim = None
     deadline = time.monotonic() + 240
     while victim is None and time.monotonic() < deadline and job.poll() is None:
-        actors = _score_actor_pids(cluster)
-        if actors:
-            time.sleep(3)  # let it score a few batches first
-            victim = actors[0]
-        else:
+        if not _score_actor_pids(cluster):
             time.sleep(0.2)
-    assert victim is not None and job.poll() is None, "the job ended before a scoring actor could be killed"
-    os.kill(victim, signal.SIGKILL)
+            continue
+        time.sleep(1)  # let it score a few batches first
+        for pid in _score_actor_pids(cluster):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            victim = pid
+            break
+    assert victim is not None, "the job ended before a scoring actor could be killed"
     _, stderr = job.communicate(timeout=600)
     assert job.returncode == 0, stderr
     assert not Path(f"/proc/{victim}").exists()
