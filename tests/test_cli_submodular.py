@@ -131,6 +131,7 @@ def test_cli_utility_model_flmi_builds_the_pool_and_query_kernels_and_selects(tm
     assert [r["id"] for r in read_jsonl(out)] == [pool[j]["id"] for j in expect.indices]
 
 
+@pytest.mark.lm  # the errors it checks come from the model stack (torch, transformers)
 def test_cli_utility_model_and_embed_errors_are_clear(tmp_path, capsys):
     with open(tmp_path / "pairs.jsonl", "w") as fh:
         fh.write('{"prompt": "Say hi.", "response": "hi"}\n{"prompt": "Say bye.", "answer": "bye"}\n')

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import stat
@@ -163,6 +164,8 @@ def small_mount(tmp_path):
     """A 64 KiB tmpfs of our own (root only), unmounted afterwards."""
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root")
+    if shutil.which("mount") is None:
+        pytest.skip("mount is not on PATH")
     point = tmp_path / "mnt"
     point.mkdir()
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(point)], capture_output=True).returncode:
