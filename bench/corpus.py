@@ -97,14 +97,11 @@ def python_functions(limit: int = 1600) -> List[str]:
     return out
 
 
-def build(out_dir: str, pool_mb: float = 12.5, functions: int = 1600) -> dict:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    budget = pool_mb * 1e6
-    sizes = {}
-    # Interleave the sources so the pool is mixed, as a crawl would be.
-    streams = [(name, _spread(files, int(budget * share))) for name, files, share in _sources()]
+def interleave(streams: List[Tuple[str, Iterator[Tuple[str, str]]]]) -> List[dict]:
+    """One record from each (source, iterator of (path, text)) in turn until all are spent, as a
+    crawl would mix them: {"text", "source", "path"}."""
     records = []
+    streams = list(streams)
     while streams:
         for entry in list(streams):
             name, it = entry
@@ -112,9 +109,20 @@ def build(out_dir: str, pool_mb: float = 12.5, functions: int = 1600) -> dict:
             if item is None:
                 streams.remove(entry)
                 continue
-            path, chunk = item
-            records.append({"text": chunk, "source": name, "path": path})
-            sizes[name] = sizes.get(name, 0) + len(chunk.encode("utf-8"))
+            records.append({"text": item[1], "source": name, "path": item[0]})
+    return records
+
+
+def build(out_dir: str, pool_mb: float = 12.5, functions: int = 1600) -> dict:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    budget = pool_mb * 1e6
+    sizes = {}
+    # Interleave the sources so the pool is mixed, as a crawl would be.
+    streams = [(name, _spread(files, int(budget * share))) for name, files, share in _sources()]
+    records = interleave(streams)
+    for r in records:
+        sizes[r["source"]] = sizes.get(r["source"], 0) + len(r["text"].encode("utf-8"))
     with open(out / "pool.jsonl", "w", encoding="utf-8") as fh:
         for r in records:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")

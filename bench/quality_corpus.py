@@ -31,7 +31,7 @@ import sysconfig
 from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
 
-from corpus import _chunks, _read, _spread
+from corpus import _chunks, _read, _spread, interleave
 
 POOL_BYTES = 8_000_000
 HUMANEVAL_SPLIT = 82
@@ -106,19 +106,6 @@ def _take(items: Iterator[Tuple[str, str]], limit: int) -> Iterator[Tuple[str, s
         yield path, text
 
 
-def _interleave(streams: List[Tuple[str, Iterator[Tuple[str, str]]]]) -> List[dict]:
-    records = []
-    while streams:
-        for entry in list(streams):
-            name, it = entry
-            item = next(it, None)
-            if item is None:
-                streams.remove(entry)
-                continue
-            records.append({"text": item[1], "source": name, "path": item[0]})
-    return records
-
-
 def pool(kind: str, size: int = POOL_BYTES) -> List[dict]:
     if kind not in ("mixed", "rich"):
         raise ValueError(f"pool kind must be 'mixed' or 'rich', got {kind!r}")
@@ -127,7 +114,7 @@ def pool(kind: str, size: int = POOL_BYTES) -> List[dict]:
     if kind == "rich":
         streams.append(("python_function", _take(_documented_functions(), int(size * 0.05))))
         streams.append(("python_package_doc", _take(_package_descriptions(), int(size * 0.05))))
-    return [r for r in _interleave(streams) if r["text"].strip()]
+    return [r for r in interleave(streams) if r["text"].strip()]
 
 
 def humaneval() -> Tuple[List[str], List[str]]:
