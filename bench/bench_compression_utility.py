@@ -1,4 +1,4 @@
-"""The compression utility kernel (zipsift.delift.compression_utility_kernel) against the same
+"""The compression utility kernel (zipsift.submodular.delift.compression_utility_kernel) against the same
 computation in pure Python with the `zstandard` package.
 
 Workload: 150 instruction/response pairs made of CPython stdlib functions (the first third of a
@@ -16,7 +16,7 @@ import pytest
 import zstandard
 
 import zipsift
-from zipsift import delift
+from zipsift.submodular import delift
 
 N_PAIRS, LEVEL, ROUNDS = 150, 3, 5
 GROUP = f"compression utility kernel, n={N_PAIRS} stdlib pairs, zstd-{LEVEL}"

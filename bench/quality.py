@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import quality_corpus  # noqa: E402
 
 import zipsift  # noqa: E402
-from zipsift.topk import TopK  # noqa: E402
+from zipsift.stream import TopK  # noqa: E402
 
 Selection = List[str]
 MIN_LENGTH = 1024  # bytes, for gain_min_length

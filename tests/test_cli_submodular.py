@@ -106,7 +106,7 @@ def test_cli_embed_selects_from_raw_text_like_the_library(quickstart, tmp_path):
 @pytest.mark.lm
 def test_cli_utility_model_flmi_builds_the_pool_and_query_kernels_and_selects(tmp_path):
     _real_model_stack("torch", "transformers", "gguf")
-    from zipsift import delift
+    from zipsift.submodular import delift
     from zipsift.lm.scoring import CausalLM
 
     rows = read_jsonl(DATA / "delift" / "pairs.jsonl")

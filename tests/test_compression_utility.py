@@ -1,4 +1,4 @@
-"""zipsift.delift.compression_utility_kernel: the zstd analogue of DELIFT's utility kernel equals a
+"""zipsift.submodular.delift.compression_utility_kernel: the zstd analogue of DELIFT's utility kernel equals a
 direct, unbatched computation with libzstd through ctypes, byte count for byte count."""
 import ast
 import ctypes
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import zipsift
-from zipsift import delift
+from zipsift.submodular import delift
 
 pytestmark = pytest.mark.skipif("zstd" not in zipsift.codecs(), reason="built without libzstd headers")
 
@@ -188,7 +188,7 @@ def test_ctrl_c_stops_a_long_kernel(tmp_path):
 
     out = interrupt_script(tmp_path, """
         import sys
-        from zipsift import delift
+        from zipsift.submodular import delift
         pairs = [(("def f%d(x):\\n" % i) * 20, ("    return x * %d\\n" % i) * 20) for i in range(6000)]
         print("ready", flush=True)
         try:

@@ -1,8 +1,8 @@
-"""zipsift.delift: stage -> objective mapping, min-max scaling, embeddings path, utility kernel."""
+"""zipsift.submodular.delift: stage -> objective mapping, min-max scaling, embeddings path, utility kernel."""
 import numpy as np
 import pytest
 
-from zipsift import delift
+from zipsift.submodular import delift
 from zipsift import submodular as sm
 
 

@@ -10,7 +10,7 @@ from real_models import require_smollm2
 
 require_smollm2()
 
-from zipsift import delift  # noqa: E402
+from zipsift.submodular import delift  # noqa: E402
 from zipsift.lm.scoring import CausalLM  # noqa: E402
 
 from sigint import interrupt_script  # noqa: E402
@@ -108,7 +108,7 @@ def test_causal_lm_rejects_bad_input(lm):
 def test_ctrl_c_stops_the_kernel_between_batches(tmp_path):
     out = interrupt_script(tmp_path, f"""
         import json, sys, time
-        from zipsift import delift
+        from zipsift.submodular import delift
         from zipsift.lm.scoring import CausalLM
         rows = [json.loads(l) for l in open({str(PAIRS)!r})][:60]
         lm = CausalLM.load(threads=1, batch_size=4)

@@ -9,7 +9,7 @@ import pytest
 
 from zipsift.ray import ranked_prefix
 from zipsift.ray.ranking import better_stop
-from zipsift.topk import TopK
+from zipsift.stream import TopK
 
 
 def _blocks(n, rng, n_blocks):

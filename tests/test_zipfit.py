@@ -10,7 +10,7 @@ import pytest
 
 import zipsift
 from zipsift import ZipFit
-from zipsift.topk import TopK
+from zipsift.stream import TopK
 
 
 @pytest.fixture(scope="module")

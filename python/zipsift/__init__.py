@@ -12,7 +12,7 @@ from .ncd import TargetSet, alignment, build_info, codecs, compressed_sizes, ncd
 from .dsir import DSIR
 from .evaluate import SelectionEvaluator
 from .ngram import HashedNgrams, hashed_ngram_counts
-from .topk import ScoredRecord
+from .stream import ScoredRecord
 from .zipfit import ZipFit
 from .gain import CompressionGain
 

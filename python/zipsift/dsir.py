@@ -22,8 +22,7 @@ from typing import Any, Callable, Iterable, List, Optional
 import numpy as np
 
 from .ngram import HashedNgrams, Text
-from .topk import ScoredRecord, TopK, validate_limits
-from .zipfit import _utf8_size, batched, record_text
+from .stream import ScoredRecord, TopK, batched, record_text, utf8_size, validate_limits
 
 __all__ = ["DSIR", "gumbel_noise", "METHODS"]
 
@@ -189,7 +188,7 @@ class DSIR:
                 # counts it, so indices stay positions in the stream.
                 short = (totals + n * (n - 1) // 2) // n < min_example_length
                 keys = np.where(short, -np.inf, keys)
-            sizes = [_utf8_size(t) for t in texts] if budget_bytes is not None else None
+            sizes = [utf8_size(t) for t in texts] if budget_bytes is not None else None
             # TopK ranks by key; the kept item carries its log w back out.
             top.offer(keys, list(zip(batch, log_w.tolist())), sizes)
             if on_batch is not None:

@@ -36,7 +36,7 @@ import zstandard
 
 from . import _core
 from .ncd import Text
-from .zipfit import batched, record_text
+from .stream import batched, record_text
 
 __all__ = ["PROXIES", "ALL_PROXIES", "SelectionEvaluator", "zstd_bpb", "ngram_bpb"]
 

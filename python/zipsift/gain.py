@@ -37,8 +37,8 @@ import numpy as np
 
 from . import _core
 from .ncd import Text
-from .topk import ScoredRecord
-from .zipfit import batched, record_text, select_by_score
+
+from .stream import ScoredRecord, batched, record_text, select_by_score
 
 __all__ = ["CompressionGain", "GainParts", "COMBINE_RULES"]
 

@@ -16,46 +16,15 @@ is cut into ``length_bins`` bins of equal count, and ā interpolates linearly be
 """
 from __future__ import annotations
 
-from contextlib import closing
 from itertools import islice
-from typing import Any, Callable, Iterable, Iterator, List, Optional
+from typing import Any, Callable, Iterable, List, Optional
 
 import numpy as np
 
 from .ncd import TargetSet, Text
-from .prefetch import prefetch
-from .topk import ScoredRecord, TopK, validate_limits
+from .stream import ScoredRecord, batched, record_text, select_by_score, utf8_size
 
-__all__ = ["ZipFit", "ScoredRecord", "record_text", "batched", "select_by_score"]
-
-
-def batched(items: Iterable[Any], size: int) -> Iterator[list]:
-    """Lists of up to ``size`` consecutive items."""
-    it = iter(items)
-    while True:
-        batch = list(islice(it, size))
-        if not batch:
-            return
-        yield batch
-
-
-def record_text(record: Any, text_field: str, index: int) -> Text:
-    """The text of a record: the record itself when it is str/bytes, else ``record[text_field]``."""
-    if isinstance(record, (str, bytes)):
-        return record
-    try:
-        text = record[text_field]
-    except (KeyError, TypeError, IndexError):
-        raise ValueError(
-            f"record {index} has no field {text_field!r} (it is a {type(record).__name__}); "
-            f"pass text_field= naming the field that holds the text") from None
-    if not isinstance(text, (str, bytes)):
-        raise ValueError(f"record {index}: field {text_field!r} is {type(text).__name__}, expected str or bytes")
-    return text
-
-
-def _utf8_size(text: Text) -> int:
-    return len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "surrogatepass"))
+__all__ = ["ZipFit"]
 
 
 class ZipFit:
@@ -113,7 +82,7 @@ class ZipFit:
         for batch in batched(records, batch_size):
             texts = [record_text(r, text_field, seen + i) for i, r in enumerate(batch)]
             seen += len(texts)
-            lengths.append(np.array([_utf8_size(t) for t in texts], dtype=np.float64))
+            lengths.append(np.array([utf8_size(t) for t in texts], dtype=np.float64))
             aligned.append(self._targets.alignment(texts))
             if on_batch is not None:
                 on_batch(len(batch))
@@ -145,7 +114,7 @@ class ZipFit:
         if self.length_knots is None:
             raise RuntimeError("length_fair=True needs the pool's length baseline: call "
                                "fit_length_baseline(a sample of the pool) before scoring")
-        sizes = np.array([_utf8_size(t) for t in texts], dtype=np.float64)
+        sizes = np.array([utf8_size(t) for t in texts], dtype=np.float64)
         if (sizes == 0).any():
             raise ValueError(f"texts[{int(np.flatnonzero(sizes == 0)[0])}] is empty; length-fair scores need "
                              f"non-empty texts")
@@ -165,25 +134,3 @@ class ZipFit:
         broken by input order. ``on_batch(n)`` is called after each batch of n records is scored.
         """
         return select_by_score(self.scores, records, k, budget_bytes, text_field, batch_size, on_batch)
-
-
-def select_by_score(score: Callable[[List[Text]], np.ndarray], records: Iterable[Any], k: Optional[int],
-                    budget_bytes: Optional[int], text_field: str, batch_size: int,
-                    on_batch: Optional[Callable[[int], None]]) -> List[ScoredRecord]:
-    """Score ``records`` batch by batch with ``score(texts) -> float64 (n,)`` and keep the best
-    (``TopK``): the streaming loop every score-and-keep selector shares. The next batch is read on a
-    background thread while the native scorer (GIL released) works on this one."""
-    validate_limits(k, budget_bytes)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    top = TopK(k=k, budget_bytes=budget_bytes)
-    # closing(): on an error the reader thread stops now, not when the traceback is freed.
-    with closing(prefetch(batched(records, batch_size))) as batches:
-        for batch in batches:
-            start = top.seen
-            texts = [record_text(r, text_field, start + i) for i, r in enumerate(batch)]
-            sizes = [_utf8_size(t) for t in texts] if budget_bytes is not None else None
-            top.offer(score(texts), batch, sizes)
-            if on_batch is not None:
-                on_batch(len(batch))
-    return top.result()

@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tupl
 import numpy as np
 
 from ..dedup import duplicate_groups
-from ..zipfit import record_text
+from ..stream import record_text
 from .client import GenerationError
 from .prompts import GLOBAL_TEMPLATE, LOCAL_TEMPLATE, check_template, render
 from .sentences import split_sentences

@@ -11,7 +11,7 @@ from .. import __version__
 from ..atomic import OutputError, check_distinct, check_output, is_stdout, resolve_output
 from ..io import AtomicWriter, ReadStats, dumps_record, iter_records, read_texts
 from ..ncd import build_info
-from ..topk import ScoredRecord
+from ..stream import ScoredRecord
 
 
 class UsageError(Exception):

@@ -260,7 +260,7 @@ def _embed_inputs(args: argparse.Namespace, side_path: Optional[str], stats: Rea
 
 def _utility_inputs(args: argparse.Namespace, side_path: Optional[str], stats: ReadStats):
     """--utility-model: (records, scaled pool kernel (n, n), scaled side kernel (n, s) or None, info)."""
-    from .. import delift
+    from ..submodular import delift
     from .. import submodular as sm
     from ..lm.scoring import CausalLM
 
@@ -447,7 +447,7 @@ def add_compression_utility_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "--utility compression (an approximation of DELIFT's kernel, no model)",
         "U[i, j] = (C(y_i | x_i) - C(y_i | x_j + y_j + x_i)) / |y_i|, C = bytes zstd spends on y after that "
-        "history (zipsift.delift.compression_utility_kernel), min-max scaled; reads --prompt-field and "
+        "history (zipsift.submodular.delift.compression_utility_kernel), min-max scaled; reads --prompt-field and "
         "--response-field and --diagonal; objective fl; n + n^2 zstd frames, 4 n^2 bytes.")
     group.add_argument("--utility-level", type=int, default=3, metavar="L", help="zstd level (default 3)")
 
@@ -466,7 +466,7 @@ def check_compression_arguments(args: argparse.Namespace) -> None:
 
 def compression_utility_inputs(args: argparse.Namespace, side_path: Optional[str], stats: ReadStats):
     """--utility compression: (records, min-max scaled kernel float32 (n, n), None, info for the report)."""
-    from .. import delift
+    from ..submodular import delift
     from .. import submodular as sm
 
     records, pairs = _read_pairs(args.source, args, (args.gain_field,), stats)

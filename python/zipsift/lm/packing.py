@@ -11,7 +11,7 @@ from typing import Any, Iterable, List, Optional
 
 import numpy as np
 
-from ..zipfit import record_text
+from ..stream import record_text
 
 __all__ = ["TokenBudget", "text_of"]
 

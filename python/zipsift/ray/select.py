@@ -13,7 +13,7 @@ import numpy as np
 
 from ..dsir import DSIR
 from ..io import ReadStats, expand_paths
-from ..topk import ScoredRecord, validate_limits
+from ..stream import ScoredRecord, validate_limits
 from ._connect import connect
 from .fit import CountNgrams
 from .ranking import better_stop, ranked_prefix

@@ -1,4 +1,7 @@
-"""Bounded selection of the best items of a stream: top-k by count and/or by a byte budget.
+"""Streaming selection: batches of records, their text, and the bounded top-k / byte-budget walk
+that every score-and-keep selector (ZIP-FIT, compression gain, DSIR's top-k, the engines) shares.
+
+Bounded selection of the best items of a stream: top-k by count and/or by a byte budget.
 
 Memory is bounded by k (or by the budget), never by the length of the stream. Order is by
 descending score, ties broken by input order (the earlier item wins), so a selection does not
@@ -7,9 +10,15 @@ depend on how the stream was batched.
 from __future__ import annotations
 
 import heapq
-from typing import Any, List, NamedTuple, Optional, Sequence
+from contextlib import closing
+from itertools import islice
+from typing import Any, Callable, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
+
+from .prefetch import prefetch
+
+Text = Union[str, bytes]
 
 
 class ScoredRecord(NamedTuple):
@@ -93,3 +102,55 @@ class TopK:
         """The kept items, best first."""
         ordered = sorted(self._heap, key=lambda e: (-e[0], -e[1]))
         return [ScoredRecord(record, score, -neg_index) for score, neg_index, _, record in ordered]
+
+
+def batched(items: Iterable[Any], size: int) -> Iterator[list]:
+    """Lists of up to ``size`` consecutive items."""
+    it = iter(items)
+    while True:
+        batch = list(islice(it, size))
+        if not batch:
+            return
+        yield batch
+
+
+def record_text(record: Any, text_field: str, index: int) -> Text:
+    """The text of a record: the record itself when it is str/bytes, else ``record[text_field]``."""
+    if isinstance(record, (str, bytes)):
+        return record
+    try:
+        text = record[text_field]
+    except (KeyError, TypeError, IndexError):
+        raise ValueError(
+            f"record {index} has no field {text_field!r} (it is a {type(record).__name__}); "
+            f"pass text_field= naming the field that holds the text") from None
+    if not isinstance(text, (str, bytes)):
+        raise ValueError(f"record {index}: field {text_field!r} is {type(text).__name__}, expected str or bytes")
+    return text
+
+
+def utf8_size(text: Text) -> int:
+    """Bytes of ``text`` in UTF-8 (lone surrogates passed through, as the readers keep them)."""
+    return len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "surrogatepass"))
+
+
+def select_by_score(score: Callable[[List[Text]], np.ndarray], records: Iterable[Any], k: Optional[int],
+                    budget_bytes: Optional[int], text_field: str, batch_size: int,
+                    on_batch: Optional[Callable[[int], None]]) -> List[ScoredRecord]:
+    """Score ``records`` batch by batch with ``score(texts) -> float64 (n,)`` and keep the best
+    (``TopK``): the streaming loop every score-and-keep selector shares. The next batch is read on a
+    background thread while the native scorer (GIL released) works on this one."""
+    validate_limits(k, budget_bytes)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    top = TopK(k=k, budget_bytes=budget_bytes)
+    # closing(): on an error the reader thread stops now, not when the traceback is freed.
+    with closing(prefetch(batched(records, batch_size))) as batches:
+        for batch in batches:
+            start = top.seen
+            texts = [record_text(r, text_field, start + i) for i, r in enumerate(batch)]
+            sizes = [utf8_size(t) for t in texts] if budget_bytes is not None else None
+            top.offer(score(texts), batch, sizes)
+            if on_batch is not None:
+                on_batch(len(batch))
+    return top.result()

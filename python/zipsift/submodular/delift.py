@@ -26,8 +26,9 @@ from typing import Callable, Optional, Protocol, Sequence, Tuple, Union, runtime
 
 import numpy as np
 
-from .submodular import DenseKernel, Selection, SparseKernel, facility_location, flcg, flmi, kernel
-from .submodular.kernels import as_kernel
+from .kernels import DenseKernel, SparseKernel, as_kernel, kernel
+from .objectives import facility_location, flcg, flmi
+from .selection import Selection
 
 __all__ = ["STAGES", "select", "min_max_scale", "TokenProbabilityModel", "utility_kernel", "distance_from_ones",
            "ICLTemplate", "DEFAULT_TEMPLATE", "compression_utility_kernel"]
@@ -135,9 +136,9 @@ def utility_kernel(model: TokenProbabilityModel, samples: Sequence[Sample], cont
 
     if not isinstance(model, TokenProbabilityModel):
         raise ValueError("model must have a token_probabilities(prompt, response) method (see "
-                         "zipsift.delift.TokenProbabilityModel), e.g. zipsift.lm.CausalLM.load()")
+                         "zipsift.submodular.delift.TokenProbabilityModel), e.g. zipsift.lm.CausalLM.load()")
     if not isinstance(template, ICLTemplate):
-        raise ValueError(f"template must be a zipsift.delift.ICLTemplate, got {type(template).__name__}")
+        raise ValueError(f"template must be a zipsift.submodular.delift.ICLTemplate, got {type(template).__name__}")
     if diagonal not in ("compute", "zero"):
         raise ValueError(f"diagonal must be 'compute' or 'zero', got {diagonal!r}")
     rows = _samples(samples, "sample")
