@@ -109,7 +109,7 @@ def test_utility_kernel_zero_diagonal_skips_n_passes_and_templates_are_overridab
     samples = [("q a", "alpha beta"), ("q b", "beta gamma"), ("q c", "delta alpha beta")]
     model = FakeModel()
     calls = []
-    U = delift.utility_kernel(model, samples, diagonal="zero", progress=calls.append,
+    U = delift.utility_kernel(model, samples, diagonal="zero", on_progress=lambda d, total: calls.append(d),
                               template=delift.ICLTemplate(query="Q: {prompt} A:", example="Q: {prompt} A: {response} | "))
     assert model.calls == 3 + 3 * 2 and calls[-1] == 9 and np.all(np.diag(U) == 0)
     d = delift.distance_from_ones

@@ -70,7 +70,8 @@ def test_batched_probabilities_equal_token_probabilities_whatever_the_batch(lm):
     direct = [lm.token_probabilities(x + "\n", y, ctx) for x, y in samples]
     prefix = lm.prefix(ctx)
     done = []
-    batched = lm.batch_token_probabilities([(x + "\n", y) for x, y in samples], prefix, progress=done.append)
+    batched = lm.batch_token_probabilities([(x + "\n", y) for x, y in samples], prefix,
+                                          on_progress=lambda d, total: done.append(d - sum(done)))
     assert sum(done) == 7 and len(done) == 3  # batches of 3, longest first
     for a, b, (_, y) in zip(direct, batched, samples):
         assert a.shape == b.shape == (len(lm.encode(y)),)

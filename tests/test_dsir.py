@@ -140,7 +140,7 @@ def test_fit_reads_records_and_stops_at_max_records(data):
     d = DSIR(data["targets"]).fit(iter(records), text_field="body", max_records=10)
     assert np.array_equal(d.raw_counts, HashedNgrams().counts(data["pool"][:10]))
     seen = []
-    DSIR(data["targets"]).fit(data["pool"], batch_size=100, on_batch=seen.append)
+    DSIR(data["targets"]).fit(data["pool"], batch_size=100, on_progress=lambda d, total: seen.append(d - sum(seen)))
     assert seen == [100, 100, 100]
 
 

@@ -334,7 +334,7 @@ def test_stop_if_negative_gain_stops_graph_cut_once_it_turns_negative():
 
 def test_progress_is_called_with_the_pick_count():
     seen = []
-    sm.facility_location(random_kernel(100, 18), 20, progress=seen.append)
+    sm.facility_location(random_kernel(100, 18), 20, on_progress=lambda done, total: seen.append(done))
     assert seen and seen[-1] == 20
 
 

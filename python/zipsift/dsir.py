@@ -17,11 +17,12 @@ does not depend on batch sizes or thread counts.
 from __future__ import annotations
 
 from itertools import islice
-from typing import Any, Callable, Iterable, List, Optional
+from typing import Any, Iterable, List, Optional
 
 import numpy as np
 
 from .ngram import HashedNgrams, Text
+from .progress import Meter, OnProgress
 from .stream import ScoredRecord, TopK, batched, record_text, utf8_size, validate_limits
 
 __all__ = ["DSIR", "gumbel_noise", "METHODS"]
@@ -99,7 +100,7 @@ class DSIR:
         return self.featurizer.scheme
 
     def fit(self, raw: Iterable[Any], text_field: str = "text", max_records: Optional[int] = None,
-            batch_size: int = 4096, on_batch: Optional[Callable[[int], None]] = None) -> "DSIR":
+            batch_size: int = 4096, on_progress: Optional[OnProgress] = None) -> "DSIR":
         """Fit p_R on ``raw`` (str/bytes, or records whose ``text_field`` holds the text), streamed
         in batches; at most the first ``max_records`` when given. Sets ``raw_counts`` (int64 (B,))
         and ``log_diff`` = log(p_T + 1e-8) − log(p_R + 1e-8) (float64 (B,)). Returns self."""
@@ -111,12 +112,12 @@ class DSIR:
             raw = islice(raw, max_records)
         counts = np.zeros(self.buckets, dtype=np.int64)
         seen = 0
+        meter = Meter(on_progress)
         for batch in batched(raw, batch_size):
             counts += self.featurizer.counts([record_text(r, text_field, seen + i) for i, r in enumerate(batch)],
                                              self.threads)
             seen += len(batch)
-            if on_batch is not None:
-                on_batch(len(batch))
+            meter.add(len(batch))
         if seen == 0:
             raise ValueError("the raw sample is empty: fit p_R on at least one text of the pool")
         return self.fit_counts(counts)
@@ -148,7 +149,7 @@ class DSIR:
         return self.featurizer.dot(texts, self.log_diff, self.threads)[0]
 
     def select(self, records: Iterable[Any], k: Optional[int] = None, budget_bytes: Optional[int] = None,
-               text_field: str = "text", batch_size: int = 4096, on_batch: Optional[Callable[[int], None]] = None,
+               text_field: str = "text", batch_size: int = 4096, on_progress: Optional[OnProgress] = None,
                method: str = "gumbel", seed: int = 0, min_example_length: int = 0) -> List[ScoredRecord]:
         """Stream ``records`` and keep K of them by importance.
 
@@ -163,7 +164,7 @@ class DSIR:
         n−1 tokens. data-selection's default is 100; ours is 0 (every text is eligible).
 
         Returns ``ScoredRecord(record, score=log w, index)`` in the order of the sampling keys
-        (best first); ties are broken by input order. ``on_batch(n)`` follows each scored batch.
+        (best first); ties are broken by input order. ``on_progress(done, None)`` follows each scored batch (zipsift.progress).
         """
         self._check_fitted()
         validate_limits(k, budget_bytes)
@@ -178,6 +179,7 @@ class DSIR:
             raise ValueError(f"min_example_length must be a non-negative integer (tokens), got {min_example_length!r}")
         n = self.ngrams
         top = TopK(k=k, budget_bytes=budget_bytes)
+        meter = Meter(on_progress)
         for batch in batched(records, batch_size):
             start = top.seen
             texts = [record_text(r, text_field, start + i) for i, r in enumerate(batch)]
@@ -191,8 +193,7 @@ class DSIR:
             sizes = [utf8_size(t) for t in texts] if budget_bytes is not None else None
             # TopK ranks by key; the kept item carries its log w back out.
             top.offer(keys, list(zip(batch, log_w.tolist())), sizes)
-            if on_batch is not None:
-                on_batch(len(batch))
+            meter.add(len(batch))
         return [ScoredRecord(item[0], item[1], index) for item, key, index in top.result() if key != -np.inf]
 
     def __repr__(self) -> str:

@@ -36,6 +36,8 @@ import zstandard
 
 from . import _core
 from .ncd import Text
+from .params import check_threads, resolve_threads
+from .progress import OnProgress
 from .stream import batched, record_text
 
 __all__ = ["PROXIES", "ALL_PROXIES", "SelectionEvaluator", "zstd_bpb", "ngram_bpb"]
@@ -54,14 +56,6 @@ def _as_bytes(texts: Iterable[Any], text_field: str, start: int = 0) -> List[byt
         text = record_text(item, text_field, start + i)
         out.append(text if isinstance(text, bytes) else text.encode("utf-8"))
     return out
-
-
-def _threads(threads: int) -> int:
-    if (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
-            or not 0 <= threads <= _core.MAX_THREADS):
-        raise ValueError(f"threads must be >= 0 and at most {_core.MAX_THREADS}, an integer "
-                         f"(0 = every core this process may use), got {threads!r}")
-    return _core.usable_cores() if threads == 0 else int(threads)
 
 
 class SelectionEvaluator:
@@ -95,7 +89,7 @@ class SelectionEvaluator:
                 or not 1 <= max_dict_bytes <= ZSTD_MAX_WINDOW):
             raise ValueError(f"max_dict_bytes must be in [1, {ZSTD_MAX_WINDOW}] (zstd's level-19 window), "
                              f"got {max_dict_bytes!r}")
-        self.threads = _threads(threads)
+        self.threads = check_threads(threads)
         self.heldout = _as_bytes(heldout, text_field)
         if not self.heldout:
             raise ValueError("heldout is empty: give the held-out target examples to measure bits per byte on")
@@ -126,13 +120,14 @@ class SelectionEvaluator:
         return self.lm_judge.baseline(self.lm_heldout)
 
     def evaluate(self, selection: Iterable[Any], text_field: str = "text", batch_size: int = 4096,
-                 label: str = "") -> Dict[str, Any]:
+                 label: str = "", on_progress: Optional[OnProgress] = None) -> Dict[str, Any]:
         """Stream one selection and score the held-out texts under each proxy fitted on it.
 
         Returns ``{"docs": n, "bytes": UTF-8 bytes of the selection, "<proxy>_bpb": float, ...}``;
         with "lm" also ``lm_ce`` (nats/token), ``lm_bpb`` and ``lm`` (the judge's full result).
         Memory: the zstd dictionary (capped), the n-gram tables (fixed) and the lm's token budget,
-        not the selection."""
+        not the selection. ``on_progress`` follows the "lm" proxy's fine-tuning (tokens trained of
+        tokens to train; zipsift.progress), the only long step."""
         lm = _core.ByteNgramLM(self.ngram_order, self.table_bits, self.ngram_beta) if "ngram" in self.proxies else None
         budget = self.lm_judge.budget() if self.lm_judge is not None else None
         dictionary = bytearray()
@@ -161,7 +156,7 @@ class SelectionEvaluator:
         if lm is not None:
             row["ngram_bpb"] = float(lm.bits(self.heldout, self.threads).sum() / self.heldout_bytes * 1.0)
         if budget is not None:
-            result = self.lm_judge.evaluate(budget, self.lm_heldout, label=label)
+            result = self.lm_judge.evaluate(budget, self.lm_heldout, label=label, on_progress=on_progress)
             row["lm_ce"] = result["ce_nats_per_token"]
             row["lm_bpb"] = result["bits_per_byte"]
             row["lm"] = result
@@ -195,7 +190,7 @@ class SelectionEvaluator:
         # Daemon workers over chunks bounded in bytes; the caller waits in short steps, so Ctrl-C
         # returns at once: the workers stop after their current chunk, in the background.
         workers = [threading.Thread(target=work, name="zipsift-zstd-proxy", daemon=True)
-                   for _ in range(min(self.threads, len(chunks)))]
+                   for _ in range(min(resolve_threads(self.threads), len(chunks)))]
         for w in workers:
             w.start()
         try:

@@ -31,13 +31,15 @@ helpful and harmful documents, so it is refused (``ValueError`` naming its index
 from __future__ import annotations
 
 from itertools import islice
-from typing import Any, Callable, Iterable, List, NamedTuple, Optional
+from typing import Any, Iterable, List, NamedTuple, Optional
 
 import numpy as np
 
 from . import _core
 from .ncd import Text
 
+from .params import INT32_MAX, INT64_MAX, check_int, check_threads
+from .progress import Meter, OnProgress
 from .stream import ScoredRecord, batched, record_text, select_by_score
 
 __all__ = ["CompressionGain", "GainParts", "COMBINE_RULES"]
@@ -51,12 +53,6 @@ class GainParts(NamedTuple):
     gain: np.ndarray        # bits saved per byte
     c_target: np.ndarray    # C(x | T), bytes
     c_baseline: np.ndarray  # C(x), or C(x | R) with a reference, bytes
-
-
-def _check_threads(threads: Any) -> int:
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 0:
-        raise ValueError(f"threads must be an integer >= 0 (0 = every usable core), got {threads!r}")
-    return int(threads)
 
 
 def _texts(items: Iterable[Any], text_field: str) -> List[Text]:
@@ -91,14 +87,11 @@ class CompressionGain:
             raise ValueError(f"CompressionGain builds zstd dictionaries, so codec must be 'zstd', got {codec!r}")
         if combine not in COMBINE_RULES:
             raise ValueError(f"combine must be one of {COMBINE_RULES}, got {combine!r}")
-        if dict_bytes is not None and (isinstance(dict_bytes, bool) or not isinstance(dict_bytes, (int, np.integer))
-                                       or dict_bytes < 8):
-            raise ValueError(f"dict_bytes must be an integer >= 8 or None (the window of the level), got {dict_bytes!r}")
-        if isinstance(level, bool) or not isinstance(level, (int, np.integer)):
-            raise ValueError(f"level must be an integer, got {level!r}")
+        if dict_bytes is not None:
+            check_int(dict_bytes, "dict_bytes", 8, INT64_MAX)
         self.codec = codec
-        self.level = int(level)
-        self.threads = _check_threads(threads)
+        self.level = check_int(level, "level", -INT32_MAX - 1, INT32_MAX)
+        self.threads = check_threads(threads)
         self.combine = combine
         self.dict_bytes = int(dict_bytes) if dict_bytes is not None else None
         targets = _texts(targets, "text")
@@ -132,7 +125,7 @@ class CompressionGain:
         return list(self._reference.dictionary_lengths) if self._reference is not None else []
 
     def fit(self, reference: Iterable[Any], text_field: str = "text", max_records: Optional[int] = None,
-            on_batch: Optional[Callable[[int], None]] = None, batch_size: int = 4096) -> "CompressionGain":
+            on_progress: Optional[OnProgress] = None, batch_size: int = 4096) -> "CompressionGain":
         """Use ``reference`` (str/bytes, or records whose ``text_field`` holds the text; the first
         ``max_records`` when given) as the sample R of the pool. Its texts are held in memory while
         the dictionaries are built. Returns self."""
@@ -141,10 +134,10 @@ class CompressionGain:
                 raise ValueError(f"max_records must be a positive integer or None, got {max_records!r}")
             reference = islice(reference, max_records)
         texts: List[Text] = []
+        meter = Meter(on_progress)
         for batch in batched(reference, batch_size):
             texts.extend(record_text(r, text_field, len(texts) + i) for i, r in enumerate(batch))
-            if on_batch is not None:
-                on_batch(len(batch))
+            meter.add(len(batch))
         if not texts:
             raise ValueError("the reference sample is empty: give at least one text of the pool")
         self._reference = self._dictionaries(texts, "reference")
@@ -162,7 +155,7 @@ class CompressionGain:
 
     def select(self, records: Iterable[Any], k: Optional[int] = None, budget_bytes: Optional[int] = None,
                text_field: str = "text", batch_size: int = 4096,
-               on_batch: Optional[Callable[[int], None]] = None) -> List[ScoredRecord]:
+               on_progress: Optional[OnProgress] = None) -> List[ScoredRecord]:
         """Stream ``records`` and keep the highest gains; limits, memory and ties as ``ZipFit.select``.
         An empty text raises ValueError naming its position in the stream."""
         seen = 0
@@ -177,4 +170,4 @@ class CompressionGain:
             seen += len(texts)
             return self.scores(texts)
 
-        return select_by_score(score, records, k, budget_bytes, text_field, batch_size, on_batch)
+        return select_by_score(score, records, k, budget_bytes, text_field, batch_size, on_progress)

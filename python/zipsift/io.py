@@ -120,6 +120,8 @@ class ReadStats:
     skipped: Counter = field(default_factory=Counter)
     files: int = 0
     blank_lines: int = 0
+    # Decompressed bytes of the lines read (.jsonl, .txt): how far a command's progress line has got.
+    bytes_read: int = 0
 
     def as_dict(self) -> Dict[str, Any]:
         return {"records": self.records, "skipped": dict(sorted(self.skipped.items())),
@@ -375,6 +377,7 @@ def _records_in_jsonl(path: Path, suffix: str, text_field: str, reserved: Sequen
                       stats: ReadStats, lines: Optional[Iterator[Tuple[int, bytes]]] = None) -> Iterator[Parsed]:
     # ``lines``: the file's numbered lines when they do not come from disk (zipsift.ray reads bytes).
     for number, raw in (_lines(path, suffix) if lines is None else lines):
+        stats.bytes_read += len(raw) + 1
         if not raw.strip():
             stats.blank_lines += 1
             continue
@@ -389,8 +392,11 @@ def _records_in_jsonl(path: Path, suffix: str, text_field: str, reserved: Sequen
 
 
 def _records_in_txt(path: Path, text_field: str,
-                    lines: Optional[Iterator[Tuple[int, bytes]]] = None) -> Iterator[Parsed]:
+                    lines: Optional[Iterator[Tuple[int, bytes]]] = None,
+                    stats: Optional[ReadStats] = None) -> Iterator[Parsed]:
     for number, raw in (_lines(path, ".txt") if lines is None else lines):
+        if stats is not None:
+            stats.bytes_read += len(raw) + 1
         text, bad = _decode(raw, path, number)
         if bad:
             yield number, None, bad
@@ -483,7 +489,7 @@ def iter_located_records(specs: Union[PathLike, Sequence[PathLike]], text_field:
         elif suffix == ".txt":
             if text_field is None:
                 raise ValueError(f"{path}: a .txt file holds only texts; this input needs JSON records (.jsonl)")
-            parsed = _records_in_txt(path, text_field)
+            parsed = _records_in_txt(path, text_field, stats=stats)
         else:
             parsed = _records_in_jsonl(path, suffix, text_field, reserved_fields, stats)
         try:

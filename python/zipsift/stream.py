@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Iterator, List, NamedTuple, Optional
 import numpy as np
 
 from .prefetch import prefetch
+from .progress import Meter, OnProgress
 
 Text = Union[str, bytes]
 
@@ -136,14 +137,16 @@ def utf8_size(text: Text) -> int:
 
 def select_by_score(score: Callable[[List[Text]], np.ndarray], records: Iterable[Any], k: Optional[int],
                     budget_bytes: Optional[int], text_field: str, batch_size: int,
-                    on_batch: Optional[Callable[[int], None]]) -> List[ScoredRecord]:
+                    on_progress: Optional[OnProgress]) -> List[ScoredRecord]:
     """Score ``records`` batch by batch with ``score(texts) -> float64 (n,)`` and keep the best
     (``TopK``): the streaming loop every score-and-keep selector shares. The next batch is read on a
-    background thread while the native scorer (GIL released) works on this one."""
+    background thread while the native scorer (GIL released) works on this one. ``on_progress(done,
+    None)`` follows each batch with the records scored so far (zipsift.progress; False stops)."""
     validate_limits(k, budget_bytes)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     top = TopK(k=k, budget_bytes=budget_bytes)
+    meter = Meter(on_progress)
     # closing(): on an error the reader thread stops now, not when the traceback is freed.
     with closing(prefetch(batched(records, batch_size))) as batches:
         for batch in batches:
@@ -151,6 +154,5 @@ def select_by_score(score: Callable[[List[Text]], np.ndarray], records: Iterable
             texts = [record_text(r, text_field, start + i) for i, r in enumerate(batch)]
             sizes = [utf8_size(t) for t in texts] if budget_bytes is not None else None
             top.offer(score(texts), batch, sizes)
-            if on_batch is not None:
-                on_batch(len(batch))
+            meter.add(len(batch))
     return top.result()

@@ -17,14 +17,40 @@ is cut into ``length_bins`` bins of equal count, and ā interpolates linearly be
 from __future__ import annotations
 
 from itertools import islice
-from typing import Any, Callable, Iterable, List, Optional
+from typing import Any, Iterable, List, Optional
 
 import numpy as np
 
 from .ncd import TargetSet, Text
+from .params import INT32_MAX, check_int, check_threads
+from .progress import Meter, OnProgress
 from .stream import ScoredRecord, batched, record_text, select_by_score, utf8_size
 
-__all__ = ["ZipFit"]
+__all__ = ["ZipFit", "length_bins"]
+
+DEFAULT_LENGTH_BINS = 16
+
+
+def length_bins(sizes: np.ndarray, bins: int) -> List[np.ndarray]:
+    """Indices of ``sizes`` in at most ``bins`` bins of about equal count, by length.
+
+    Texts of one length always share a bin (a cut that would split them moves to the next change
+    of length), so every bin has its own mean ln length and the knots of the baseline increase
+    strictly: np.interp is well defined, and which texts share a bin does not depend on input order
+    (a bin's mean may differ in the last bit, summed in input order). Fewer texts than ``bins``
+    give one bin per text."""
+    n = len(sizes)
+    order = np.lexsort((np.arange(n), sizes))  # by length, ties by input order
+    ordered = sizes[order]
+    bins = min(bins, n)
+    # The cuts of equal-count bins (np.array_split's), then each moved to where the length changes.
+    counts = np.full(bins, n // bins)
+    counts[:n % bins] += 1
+    ideal = np.cumsum(counts)[:-1]
+    changes = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+    at = np.searchsorted(changes, ideal)
+    cuts = np.unique(changes[at[at < len(changes)]])
+    return np.split(order, cuts)
 
 
 class ZipFit:
@@ -39,21 +65,26 @@ class ZipFit:
     length_fair : score alignment minus the pool's mean alignment at the same length (see the module
         docstring); needs ``fit_length_baseline`` on a sample of the pool first. Default False: the
         published ZIP-FIT score.
-    length_bins : equal-count length bins of the baseline (default 16).
+    length_bins : equal-count length bins of the baseline. Default None: 16, or one per text of a
+        smaller sample; a number given must not exceed the sample's texts. Texts of one length
+        always share a bin, so there may be fewer bins than asked.
     """
 
     def __init__(self, targets: Iterable[Text], codec: str = "gzip", level: int = 9, threads: int = 0,
-                 length_fair: bool = False, length_bins: int = 16):
+                 length_fair: bool = False, length_bins: Optional[int] = None):
         if not isinstance(length_fair, bool):
             raise ValueError(f"length_fair must be True or False, got {length_fair!r}")
-        if isinstance(length_bins, bool) or not isinstance(length_bins, (int, np.integer)) or length_bins < 1:
-            raise ValueError(f"length_bins must be a positive integer, got {length_bins!r}")
-        self._targets = TargetSet(list(targets), codec=codec, level=level, threads=threads)
+        if length_bins is not None and (isinstance(length_bins, bool) or not isinstance(length_bins, (int, np.integer))
+                                        or length_bins < 1):
+            raise ValueError(f"length_bins must be a positive integer or None (16, fewer for a smaller sample), "
+                             f"got {length_bins!r}")
+        check_int(level, "level", -INT32_MAX - 1, INT32_MAX)  # the codec's own range is checked natively
+        self._targets = TargetSet(list(targets), codec=codec, level=level, threads=check_threads(threads))
         self.codec = codec
         self.level = level
         self.threads = threads
         self.length_fair = length_fair
-        self.length_bins = int(length_bins)
+        self.length_bins = None if length_bins is None else int(length_bins)
         # The baseline ā: knots (mean ln length, mean alignment) of the bins, set by fit_length_baseline.
         self.length_knots: Optional[np.ndarray] = None
         self.baseline_alignment: Optional[np.ndarray] = None
@@ -68,7 +99,7 @@ class ZipFit:
 
     def fit_length_baseline(self, records: Iterable[Any], text_field: str = "text",
                             max_records: Optional[int] = None, batch_size: int = 4096,
-                            on_batch: Optional[Callable[[int], None]] = None) -> "ZipFit":
+                            on_progress: Optional[OnProgress] = None) -> "ZipFit":
         """Fit ā, the pool's mean alignment as a function of ln length, on ``records`` (the first
         ``max_records`` when given). Sets ``length_knots`` (mean ln |x| per bin) and
         ``baseline_alignment`` (mean alignment per bin), float64 arrays of shape (bins,). Returns self."""
@@ -79,22 +110,23 @@ class ZipFit:
         lengths: List[np.ndarray] = []
         aligned: List[np.ndarray] = []
         seen = 0
+        meter = Meter(on_progress)
         for batch in batched(records, batch_size):
             texts = [record_text(r, text_field, seen + i) for i, r in enumerate(batch)]
             seen += len(texts)
             lengths.append(np.array([utf8_size(t) for t in texts], dtype=np.float64))
             aligned.append(self._targets.alignment(texts))
-            if on_batch is not None:
-                on_batch(len(batch))
-        if seen < self.length_bins:
+            meter.add(len(batch))
+        if seen == 0:
+            raise ValueError("the length baseline needs at least one text of the pool, got none")
+        if self.length_bins is not None and seen < self.length_bins:
             raise ValueError(f"the length baseline needs at least length_bins={self.length_bins} texts of the pool, "
                              f"got {seen}; give a larger sample or fewer bins")
         size, score = np.concatenate(lengths), np.concatenate(aligned)
         if (size == 0).any():
             raise ValueError(f"text {int(np.flatnonzero(size == 0)[0])} of the length sample is empty; "
                              f"a length baseline needs non-empty texts")
-        order = np.lexsort((np.arange(len(size)), size))  # by length, ties by input order
-        bins = np.array_split(order, self.length_bins)
+        bins = length_bins(size, self.length_bins or DEFAULT_LENGTH_BINS)
         self.length_knots = np.array([np.log(size[b]).mean() for b in bins])
         self.baseline_alignment = np.array([score[b].mean() for b in bins])
         return self
@@ -122,7 +154,7 @@ class ZipFit:
 
     def select(self, records: Iterable[Any], k: Optional[int] = None, budget_bytes: Optional[int] = None,
                text_field: str = "text", batch_size: int = 4096,
-               on_batch: Optional[Callable[[int], None]] = None) -> List[ScoredRecord]:
+               on_progress: Optional[OnProgress] = None) -> List[ScoredRecord]:
         """Stream ``records`` and keep the most aligned ones.
 
         ``records`` is any iterable of str/bytes or of dict-like records whose ``text_field`` holds
@@ -131,6 +163,6 @@ class ZipFit:
         bounded by k (or the budget) and ``batch_size``, not by the number of records.
 
         Returns a list of ``ScoredRecord(record, score, index)`` in descending score; ties are
-        broken by input order. ``on_batch(n)`` is called after each batch of n records is scored.
+        broken by input order. ``on_progress(done, None)`` follows each scored batch (zipsift.progress).
         """
-        return select_by_score(self.scores, records, k, budget_bytes, text_field, batch_size, on_batch)
+        return select_by_score(self.scores, records, k, budget_bytes, text_field, batch_size, on_progress)

@@ -12,6 +12,8 @@ import os
 import threading
 from typing import Optional, Union
 
+from ..params import check_threads, torch_threads
+
 __all__ = ["LocalChat"]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -41,8 +43,7 @@ class LocalChat:
             raise ValueError(f"temperature must be a number >= 0 (0 = greedy), got {temperature!r}")
         if system is not None and not isinstance(system, str):
             raise ValueError(f"system must be None or a str, got {type(system).__name__}")
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
-            raise ValueError(f"threads must be an integer >= 0 (0 = every usable core), got {threads!r}")
+        check_threads(threads)
         from ..lm import load_model
 
         loaded = load_model(model, threads=threads)
@@ -66,8 +67,6 @@ class LocalChat:
             raise ValueError(f"prompt must be str, got {type(prompt).__name__}")
         import torch
 
-        from ..lm.scoring import _Threads
-
         messages = ([{"role": "system", "content": self.system}] if self.system else []) + \
             [{"role": "user", "content": prompt}]
         text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -80,7 +79,7 @@ class LocalChat:
             options.update(do_sample=True, temperature=self.temperature, top_k=0, top_p=1.0)
         else:
             options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        with self._lock, _Threads(self.threads), torch.inference_mode():
+        with self._lock, torch_threads(self.threads), torch.inference_mode():
             if self.temperature > 0:
                 torch.manual_seed(self.seed)
             out = self.model.generate(ids, **options)

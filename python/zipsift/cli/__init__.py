@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from .. import __version__
 from ..io import BadRecord, OutputError
@@ -32,8 +33,16 @@ def _codecs(args: argparse.Namespace) -> int:
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with zipsift's voice: a bad command line is one line saying what is wrong and where
+    the help is, not the usage block first (subcommands inherit this class)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="zipsift",
         description="Select and curate fine-tuning data on CPUs.",
         epilog="Run `zipsift COMMAND --help` for the options of a command.")
@@ -75,8 +84,43 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("zipsift: interrupted; no output was written under the final name", file=sys.stderr)
         return 130
     except (BadRecord, UsageError, ValueError, FileNotFoundError, ImportError, TypeError, OutputError) as err:
-        print(f"zipsift: error: {err}", file=sys.stderr)
+        print(f"zipsift: error: {in_flags(str(err), option_names(parser))}", file=sys.stderr)
         return 2 if isinstance(err, UsageError) else 1
+
+
+def option_names(parser: argparse.ArgumentParser) -> Dict[str, str]:
+    """Every option of the command tree by its Python name: {"text_field": "--text-field", ...}."""
+    names: Dict[str, str] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                for name, flag in option_names(sub).items():
+                    names.setdefault(name, flag)
+        elif action.option_strings and action.dest not in ("help", "version"):
+            long = [o for o in action.option_strings if o.startswith("--")]
+            names.setdefault(action.dest, (long or action.option_strings)[0])
+    return names
+
+
+# A keyword argument as the library's messages write it: name=, name='value' or name=123.
+_KEYWORD = re.compile(r"\b([a-z][a-z0-9_]*)=(?:'([^']*)'|\"([^\"]*)\"|(-?[0-9][0-9.]*))?")
+
+
+def in_flags(message: str, names: Dict[str, str]) -> str:
+    """A library message in the command line's words: ``on_error='skip'`` becomes ``--on-error
+    skip`` and ``text_field=`` becomes ``--text-field`` (for names that are options of zipsift);
+    a flag the message already gave in parentheses after the keyword is not repeated."""
+
+    def flag(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in names:
+            return match.group(0)
+        value = next((v for v in match.group(2, 3, 4) if v is not None), None)
+        return names[name] + (f" {value}" if value else "")
+
+    out = _KEYWORD.sub(flag, message)
+    # "--on-error skip (--on-error skip)": the library once spoke both languages; say it once.
+    return re.sub(r"(--[a-z0-9-]+(?: [^\s()]+)?) \(\1\)", r"\1", out)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,10 +7,10 @@ import os
 import sys
 import time
 
-from .. import __version__
 from ..io import ReadStats, iter_records, write_jsonl
-from .common import (JSONL_OUTPUT, Progress, UsageError, add_execution_arguments, check_outputs, non_negative_int,
-                     positive_int, progress_enabled, write_report)
+from .common import (JSONL_OUTPUT, UsageError, add_execution_arguments, check_outputs, non_negative_int, positive_int,
+                     report_header, write_report)
+from .progress import ProgressLine, progress_enabled
 
 DESCRIPTION = """\
 Augment fine-tuning data with a model's own in-context inferences (Lampinen et al. 2025).
@@ -122,10 +122,10 @@ def run_augment(args: argparse.Namespace) -> int:
     records = _non_empty(args.inputs, iter_records(args.inputs, text_field=args.text_field, stats=read))
     stats: dict = {}
     start = time.perf_counter()
-    with Progress(unit="records", enabled=progress_enabled(args)) as progress:
+    with ProgressLine(unit="records", enabled=progress_enabled(args)) as progress:
         def counted(it):
             for r in it:
-                progress.update(1)
+                progress.add(1)
                 yield r
 
         if args.strategy == "local":
@@ -147,7 +147,7 @@ def run_augment(args: argparse.Namespace) -> int:
           f"{stats['inferences_parsed']:,} inferences, {dropped:,} duplicates dropped -> {n:,} records in {args.out} "
           f"({seconds:.1f} s)", file=sys.stderr)
     if args.report:
-        write_report(args.report, {"zipsift_version": __version__, "command": f"augment {args.strategy}",
+        write_report(args.report, {**report_header(f"augment {args.strategy}"),
                                    "endpoint": args.endpoint, "model": args.model, "near_threshold": near,
                                    "inputs": read.as_dict(), "counts": stats, "output": args.out,
                                    "seconds": round(seconds, 3)})

@@ -9,51 +9,16 @@ from typing import Any, Callable, Dict, List, Optional, Protocol
 
 from .. import __version__
 from ..atomic import OutputError, check_distinct, check_output, is_stdout, resolve_output
-from ..io import AtomicWriter, ReadStats, dumps_record, iter_records, read_texts
+from ..io import MISSING_FIELD, AtomicWriter, ReadStats, dumps_record, expand_paths, iter_records, read_texts
 from ..ncd import build_info
+from ..params import INT32_MAX, check_threads, expected_int, resolve_threads, threads_range
+from ..progress import OnProgress
 from ..stream import ScoredRecord
+from .progress import ProgressLine, progress_enabled
 
 
 class UsageError(Exception):
     """A problem with the command line or its inputs; printed without a traceback, exit code 2."""
-
-
-class Progress:
-    """A one-line progress meter on stderr (documents and documents/s), shown only on a terminal."""
-
-    def __init__(self, unit: str = "docs", enabled: Optional[bool] = None, stream=None, label: str = ""):
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
-        self.unit = unit
-        self.label = f"{label}: " if label else ""
-        self.count = 0
-        self.start = time.perf_counter()
-        self._last_draw = 0.0
-
-    def update(self, n: int) -> None:
-        self.count += n
-        now = time.perf_counter()
-        if self.enabled and now - self._last_draw >= 0.1:
-            self._last_draw = now
-            self._draw(now)
-
-    def _draw(self, now: float) -> None:
-        elapsed = max(now - self.start, 1e-9)
-        self.stream.write(f"\r  {self.label}{self.count:,} {self.unit}  {self.count / elapsed:,.0f} {self.unit}/s  "
-                          f"{elapsed:,.1f} s ")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self._draw(time.perf_counter())
-            self.stream.write("\n")
-            self.stream.flush()
-
-    def __enter__(self) -> "Progress":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 # What an output's name may end in; the writer compresses by the suffix.
@@ -80,6 +45,17 @@ def check_outputs(outputs, inputs=(), suffixes=None) -> None:
         check_output(path)
 
 
+def report_header(command: str, method: Optional[str] = None, threads: Optional[int] = None) -> Dict[str, Any]:
+    """The fields every JSON report starts with: the zipsift version that wrote it, the command,
+    and for commands that have them the method and the threads it ran on (0 resolved to the cores)."""
+    header: Dict[str, Any] = {"zipsift_version": __version__, "command": command}
+    if method is not None:
+        header["method"] = method
+    if threads is not None:
+        header["threads"] = resolve_threads(threads)
+    return header
+
+
 def write_report(path: str, report: Dict[str, Any]) -> None:
     """Write a JSON report atomically."""
     import json
@@ -89,27 +65,50 @@ def write_report(path: str, report: Dict[str, Any]) -> None:
         out.write("\n")
 
 
-def resolved_threads(threads: int) -> int:
-    from .. import _core
+def whole_number(minimum: Optional[int] = None, maximum: Optional[int] = None) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number within the bounds, refused with the bounds and the value given."""
 
-    return _core.usable_cores() if threads == 0 else threads
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        problem = expected_int(value, minimum, maximum)
+        if problem is not None:
+            raise argparse.ArgumentTypeError(f"expected a number {problem}, got {value}")
+        return value
+
+    return parse
 
 
-def non_negative_int(text: str) -> int:
+non_negative_int = whole_number(0)
+positive_int = whole_number(1)
+# A value the core takes as a C int (a codec level): larger ones are refused here, not by pybind11.
+native_int = whole_number(-INT32_MAX - 1, INT32_MAX)
+
+
+def thread_count(text: str) -> int:
+    """--threads: 0 (every usable core) to MAX_THREADS, refused up front like every other bad number."""
     try:
-        value = int(text)
+        return check_threads(int(text))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
+        raise argparse.ArgumentTypeError(f"expected a number {threads_range()}, got {text}") from None
 
 
-def positive_int(text: str) -> int:
-    value = non_negative_int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("expected a number >= 1, got 0")
-    return value
+def input_fraction(specs, stats: ReadStats) -> Callable[[], Optional[float]]:
+    """For a progress line: the share of ``specs`` read so far, from the file sizes on disk, when
+    every file is uncompressed text (.jsonl, .ndjson, .txt); otherwise None (unknown)."""
+    try:
+        files = expand_paths(specs)
+    except (OSError, ValueError):
+        files = []
+    plain = bool(files) and all(p.name.lower().endswith((".jsonl", ".ndjson", ".txt")) for p in files)
+    total = sum(p.stat().st_size for p in files) if plain else 0
+
+    def fraction() -> Optional[float]:
+        return min(stats.bytes_read / total, 1.0) if total else None
+
+    return fraction
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -159,7 +158,7 @@ def add_execution_arguments(parser: argparse.ArgumentParser, threads: bool = Tru
     """--threads and --progress, in an "execution" group (returned, for more options)."""
     run = parser.add_argument_group("execution")
     if threads:
-        run.add_argument("--threads", type=non_negative_int, default=0,
+        run.add_argument("--threads", type=thread_count, default=0,
                          help="worker threads (default 0: every core this process may use)")
     run.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                      help="progress on stderr: on a terminal only (auto), always, never")
@@ -168,16 +167,12 @@ def add_execution_arguments(parser: argparse.ArgumentParser, threads: bool = Tru
 
 class Selector(Protocol):
     def select(self, records, k=None, budget_bytes=None, text_field="text", batch_size=4096,
-               on_batch=None, **options) -> List[ScoredRecord]: ...
+               on_progress=None, **options) -> List[ScoredRecord]: ...
 
 
-# fit(selector, records, on_batch): a first streaming pass over the sources, for methods that learn
-# from the pool before scoring it (DSIR fits p_R). It may read only a prefix of the records.
-FitPass = Callable[[Any, Any, Callable[[int], None]], None]
-
-
-def progress_enabled(args: argparse.Namespace) -> Optional[bool]:
-    return {"auto": None, "always": True, "never": False}[getattr(args, "progress", "auto")]
+# fit(selector, records, on_progress): a first streaming pass over the sources, for methods that
+# learn from the pool before scoring it (DSIR fits p_R). It may read only a prefix of the records.
+FitPass = Callable[[Any, Any, OnProgress], None]
 
 
 def run_select(args: argparse.Namespace, method: str, make_selector: Callable[[List[str]], Selector],
@@ -195,7 +190,7 @@ def run_select(args: argparse.Namespace, method: str, make_selector: Callable[[L
     target_stats = ReadStats()
     targets = read_texts(args.target, text_field=args.text_field, on_error=args.on_error, stats=target_stats)
     if not targets:
-        raise UsageError(f"no usable target records in {' '.join(args.target)}")
+        raise nothing_usable("--target", args.target, target_stats, "there is nothing to compare the pool with")
     if getattr(args, "engine", "local") == "ray":
         from ..ray.cli import select_on_ray
 
@@ -226,11 +221,8 @@ def run_select(args: argparse.Namespace, method: str, make_selector: Callable[[L
         print(f"zipsift select {method}: note: {note}", file=sys.stderr)
     if args.report:
         write_report(args.report, {
-            "zipsift_version": __version__,
-            "command": f"select {method}",
-            "method": method,
+            **report_header(f"select {method}", method, args.threads),
             "params": params,
-            "threads": resolved_threads(args.threads),
             "records_read": source_stats.records,
             "records_skipped": dict(sorted(source_stats.skipped.items())),
             "records_selected": len(kept),
@@ -249,12 +241,20 @@ def run_select(args: argparse.Namespace, method: str, make_selector: Callable[[L
     return 0
 
 
-def empty_source(specs, stats: ReadStats) -> UsageError:
-    """The error for a pool without one usable record."""
+def nothing_usable(option: str, specs, stats: ReadStats, consequence: str) -> UsageError:
+    """The error for an input without one usable record, saying why: how many records were
+    skipped, and for what (a wrong --text-field shows as every record missing the field)."""
     skipped = sum(stats.skipped.values())
     counts = ", ".join(f"{reason} {n:,}" for reason, n in sorted(stats.skipped.items()))
     why = f"no usable record; skipped: {counts}" if skipped else "it holds no records"
-    return UsageError(f"--source {' '.join(map(str, specs))}: {why}; there is nothing to select from")
+    if stats.skipped.get(MISSING_FIELD):
+        why += " (is --text-field right?)"
+    return UsageError(f"{option} {' '.join(map(str, specs))}: {why}; {consequence}")
+
+
+def empty_source(specs, stats: ReadStats) -> UsageError:
+    """The error for a pool without one usable record."""
+    return nothing_usable("--source", specs, stats, "there is nothing to select from")
 
 
 def _select_locally(args: argparse.Namespace, selector: Selector, select_options: Optional[Dict[str, Any]],
@@ -265,9 +265,9 @@ def _select_locally(args: argparse.Namespace, selector: Selector, select_options
         fit_stats = ReadStats()
         fit_records = iter_records(args.source, text_field=args.text_field, on_error=args.on_error,
                                    stats=fit_stats, reserved_fields=(args.score_field,))
-        with Progress(enabled=progress_enabled(args), label="fit") as progress:
+        with ProgressLine(enabled=progress_enabled(args), label="fit") as progress:
             try:
-                fit(selector, fit_records, progress.update)
+                fit(selector, fit_records, progress)
             except ValueError:
                 if fit_stats.records == 0:
                     raise empty_source(args.source, fit_stats) from None
@@ -276,7 +276,8 @@ def _select_locally(args: argparse.Namespace, selector: Selector, select_options
     source_stats = ReadStats()
     records = iter_records(args.source, text_field=args.text_field, on_error=args.on_error, stats=source_stats,
                            reserved_fields=(args.score_field,))
-    with Progress(enabled=progress_enabled(args), label="score" if fit is not None else "") as progress:
+    with ProgressLine(enabled=progress_enabled(args), label="score" if fit is not None else "",
+                      fraction=input_fraction(args.source, source_stats)) as progress:
         kept = selector.select(records, k=args.k, budget_bytes=args.budget_bytes, text_field=args.text_field,
-                               batch_size=args.batch_size, on_batch=progress.update, **(select_options or {}))
+                               batch_size=args.batch_size, on_progress=progress, **(select_options or {}))
     return kept, source_stats, fit_stats

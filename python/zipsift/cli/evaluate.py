@@ -7,11 +7,11 @@ import sys
 import time
 from typing import Any, Dict, List
 
-from .. import __version__
 from ..evaluate import ALL_PROXIES, DEFAULT_MAX_DICT_BYTES, PROXIES, SelectionEvaluator
 from ..io import ReadStats, iter_records, read_texts
-from .common import (Progress, UsageError, add_execution_arguments, check_outputs, non_negative_int, positive_int,
-                     progress_enabled, resolved_threads, write_report)
+from .common import (UsageError, add_execution_arguments, check_outputs, input_fraction, non_negative_int, positive_int,
+                     report_header, write_report)
+from .progress import ProgressLine, progress_enabled
 
 DESCRIPTION = """\
 For each selection (a JSONL file, e.g. the output of `zipsift select`), fit cheap models on its
@@ -95,7 +95,7 @@ def lm_options(args: argparse.Namespace) -> Dict[str, Any]:
     return {"model": args.lm_model, "tokens": args.lm_tokens, "seed": args.lm_seed, "lr": args.lm_lr,
             "block_size": args.lm_block_size, "batch_size": args.lm_batch_size, "warmup": args.lm_warmup,
             "weight_decay": args.lm_weight_decay, "bf16": args.lm_bf16,
-            "heldout_context": args.lm_heldout_context, "threads": args.threads, "progress": progress_enabled(args)}
+            "heldout_context": args.lm_heldout_context, "threads": args.threads}
 
 
 def describe_lm(judge, baseline: Dict[str, Any]) -> str:
@@ -148,23 +148,22 @@ def run(args: argparse.Namespace) -> int:
     for spec in args.selections:
         stats = ReadStats()
         records = iter_records(spec, text_field=args.text_field, on_error=args.on_error, stats=stats)
-        progress = Progress(enabled=progress_enabled(args), label=str(spec))
-        closed = []
+        reading = ProgressLine(enabled=progress_enabled(args), label=str(spec),
+                               fraction=input_fraction(spec, stats))
+        training = ProgressLine(unit="tokens", enabled=progress_enabled(args), label=f"{spec}: fine-tune")
 
-        def counted(records=records, progress=progress):
+        def counted(records=records, reading=reading):
             for r in records:
                 yield r
-                progress.update(1)
+                reading.add(1)
             # Reading is done: end its line before the lm proxy draws its training progress.
-            closed.append(progress.close())
+            reading.close()
 
         try:
-            row = evaluator.evaluate(counted(), text_field=args.text_field, label=str(spec))
+            with reading, training:
+                row = evaluator.evaluate(counted(), text_field=args.text_field, label=str(spec), on_progress=training)
         except ValueError as err:
             raise UsageError(f"{spec}: {err}") from None
-        finally:
-            if not closed:
-                progress.close()
         rows.append({"selection": str(spec), **row,
                      **({"records_skipped": dict(stats.skipped)} if stats.skipped else {})})
     print(format_table(rows, proxies))
@@ -181,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
           f"({evaluator.heldout_bytes:,} bytes) in {seconds:.1f} s", file=sys.stderr)
     if args.json:
         write_report(args.json, {
+            **report_header("eval", threads=args.threads),
             "rows": rows,
             "heldout": {"paths": list(args.heldout), "docs": len(heldout), "bytes": evaluator.heldout_bytes,
                         **heldout_stats.as_dict()},
@@ -189,8 +189,6 @@ def run(args: argparse.Namespace) -> int:
                        "table_bits": args.table_bits},
             **({"lm": {"hyperparameters": evaluator.lm_judge.hyperparameters, "baseline": baseline,
                        "same_budget_and_seed_for_every_selection": True}} if baseline is not None else {}),
-            "threads": resolved_threads(args.threads),
-            "zipsift_version": __version__,
             "seconds": round(seconds, 3),
         })
     return 0

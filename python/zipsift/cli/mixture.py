@@ -8,9 +8,8 @@ import math
 import sys
 from typing import Any, Dict, List
 
-from .. import __version__
 from ..io import AtomicWriter
-from .common import UsageError, check_outputs, positive_int, write_report
+from .common import UsageError, check_outputs, positive_int, report_header, write_report
 
 DESCRIPTION = """\
 Choose how much of each domain goes into a fine-tuning mix (Li, Liu & Xing, ICML 2025).
@@ -141,7 +140,7 @@ def run_fit(args: argparse.Namespace) -> int:
         print(f"grid baseline ({len(grid.evaluated)} mixtures): summed loss {grid.total_loss:.4f} at "
               + ", ".join(f"{d}={w:g}" for d, w in grid.weights.items()))
     if args.out:
-        report = {"zipsift_version": __version__, "command": "mixture fit", "runs_file": args.runs,
+        report = {**report_header("mixture fit"), "runs_file": args.runs,
                   "n_runs": len(runs), "total_tokens": result.total_tokens, "weights": result.weights,
                   "tokens": result.tokens, "losses": result.losses, "total_loss": result.total_loss,
                   **law.to_dict()}

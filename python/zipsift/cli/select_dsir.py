@@ -53,9 +53,9 @@ def run(args: argparse.Namespace) -> int:
     def make_selector(targets):
         return DSIR(targets, ngrams=args.ngrams, buckets=args.buckets, scheme=args.scheme, threads=args.threads)
 
-    def fit(selector, records, on_batch):
+    def fit(selector, records, on_progress):
         selector.fit(records, text_field=args.text_field, max_records=args.fit_sample,
-                     batch_size=args.batch_size, on_batch=on_batch)
+                     batch_size=args.batch_size, on_progress=on_progress)
 
     params = {"method": args.method, "seed": args.seed, "scheme": args.scheme, "ngrams": args.ngrams,
               "buckets": args.buckets, "fit_sample": args.fit_sample, "min_example_length": args.min_example_length}

@@ -5,7 +5,8 @@ import argparse
 
 from ..gain import COMBINE_RULES, CompressionGain
 from ..io import ReadStats, read_texts
-from .common import UsageError, add_select_arguments, positive_int, run_select
+from ..params import INT64_MAX
+from .common import UsageError, add_select_arguments, native_int, positive_int, run_select, whole_number
 
 DESCRIPTION = """\
 Rank every source record by its compression gain, the bits per byte it saves when zstd knows the
@@ -33,8 +34,8 @@ def register(select_commands: argparse._SubParsersAction) -> None:
         description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_select_arguments(parser, score_field="gain_score")
     method = parser.add_argument_group("compression gain")
-    method.add_argument("--level", type=int, default=3, help="zstd level (default 3)")
-    method.add_argument("--dict-bytes", type=positive_int, metavar="BYTES",
+    method.add_argument("--level", type=native_int, default=3, help="zstd level (default 3)")
+    method.add_argument("--dict-bytes", type=whole_number(8, INT64_MAX), metavar="BYTES",
                         help="largest dictionary (default: the window of the level, 2 MiB at level 3)")
     method.add_argument("--combine", choices=COMBINE_RULES, default="mean",
                         help="how sizes over several dictionaries combine: mean (default) or min")
@@ -70,9 +71,9 @@ def run(args: argparse.Namespace) -> int:
         params["reference_dictionary_bytes"] = selector.reference_dictionaries
         return selector
 
-    def fit(selector, records, on_batch):
+    def fit(selector, records, on_progress):
         selector.fit(records, text_field=args.text_field, max_records=args.reference_sample,
-                     batch_size=args.batch_size, on_batch=on_batch)
+                     batch_size=args.batch_size, on_progress=on_progress)
         params["reference_dictionary_bytes"] = selector.reference_dictionaries
         reference_info["records"] = selector.n_reference
     return run_select(args, "gain", make_selector, params, fit=fit if args.reference_sample else None)

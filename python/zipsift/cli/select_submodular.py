@@ -10,12 +10,12 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from .. import __version__
 from ..io import (MISSING_FIELD, NOT_A_STRING, AtomicWriter, BadRecord, ReadStats, dumps_record, iter_located_records,
                   iter_records)
 from ..ncd import build_info
-from .common import (JSONL_OUTPUT, Progress, UsageError, add_execution_arguments, check_outputs, non_negative_int,
-                     positive_int, progress_enabled, resolved_threads, write_report)
+from .common import (JSONL_OUTPUT, UsageError, add_execution_arguments, check_outputs, native_int, non_negative_int,
+                     positive_int, report_header, write_report)
+from .progress import ProgressLine, progress_enabled
 
 OBJECTIVES = {"fl": "facility_location", "flmi": "flmi", "flcg": "flcg", "graphcut": "graph_cut",
               "logdet": "log_determinant"}
@@ -232,158 +232,87 @@ def _read_pairs(paths, args: argparse.Namespace, reserved=(), stats: Optional[Re
     return records, pairs
 
 
-def _embed_inputs(args: argparse.Namespace, side_path: Optional[str], stats: ReadStats):
-    """--embed: (records, X, side embeddings or None, info for the report)."""
-    from ..submodular.embed import SentenceEmbedder
+def _kernels(args: argparse.Namespace, mode: str, side_path: Optional[str], stats: ReadStats):
+    """(records or None, PoolKernels) for the kernel source the command line names. Records are
+    read and counted here (errors name file and line); the kernels come from zipsift.submodular.sources,
+    which checks their memory before any model is loaded or pass is run."""
+    from ..submodular import sources
 
-    records = _read_records(args.source, args.text_field, (args.gain_field,), stats)
-    if not records:
-        raise UsageError(f"no records in {' '.join(args.source)}")
-    t0 = time.perf_counter()
-    embedder = SentenceEmbedder(args.embed_model)
-    stats: Dict[str, Any] = {}
-    batch = args.batch_size or 64
-    with Progress(unit="texts", enabled=progress_enabled(args), label="embed") as progress:
-        X = embedder([r[args.text_field] for r in records], batch_size=batch, threads=args.threads,
-                     progress=progress.update, stats=stats)
-        side = None
+    if mode == "embeddings":
+        X = _load(args.embeddings, "--embeddings")
+        side = None if side_path is None else _load(side_path, "--query" if args.query else "--private")
+        return None, sources.from_embeddings(X, side, metric=args.metric, knn=args.knn, gamma=args.gamma,
+                                             clip_negative=args.objective != "logdet", threads=args.threads)
+    if mode == "embed":
+        records = _read_records(args.source, args.text_field, (args.gain_field,), stats)
+        if not records:
+            raise UsageError(f"no records in {' '.join(args.source)}")
+        side_texts = None
         if side_path is not None:
             side_texts = [r[args.text_field] for r in _read_records([side_path], args.text_field, ())]
             if not side_texts:
                 raise UsageError(f"no records in {side_path}")
-            side = embedder(side_texts, batch_size=batch, threads=args.threads, progress=progress.update, stats=stats)
-    info = {"model": str(embedder.path), "dimensions": embedder.dimension, "max_seq_length": embedder.max_seq_length,
-            "texts": stats["texts"], "texts_truncated": stats["truncated"], "batch_size": batch,
-            "seconds": round(time.perf_counter() - t0, 3)}
-    return records, X, side, info
-
-
-def _utility_inputs(args: argparse.Namespace, side_path: Optional[str], stats: ReadStats):
-    """--utility-model: (records, scaled pool kernel (n, n), scaled side kernel (n, s) or None, info)."""
-    from ..submodular import delift
-    from .. import submodular as sm
-    from ..lm.scoring import CausalLM
-
-    records, pool = _read_pairs(args.source, args, (args.gain_field,), stats)
-    if len(pool) < 2:
-        raise UsageError(f"--utility-model needs at least 2 (prompt, response) records in --source, got {len(pool)}")
-    _budget(args.budget, len(pool))  # a bad budget fails now, not after n + n^2 passes
+        with ProgressLine(unit="texts", enabled=progress_enabled(args), label="embed") as progress:
+            built = sources.from_texts([r[args.text_field] for r in records], side_texts, model=args.embed_model,
+                                       batch_size=args.batch_size or 64, metric=args.metric, knn=args.knn,
+                                       gamma=args.gamma, clip_negative=args.objective != "logdet",
+                                       threads=args.threads, on_progress=progress)
+        built.info = {"kind": mode, **built.info}
+        return records, built
+    flag = "--utility-model" if mode == "utility" else "--utility compression"
+    records, pairs = _read_pairs(args.source, args, (args.gain_field,), stats)
+    if len(pairs) < 2:
+        raise UsageError(f"{flag} needs at least 2 (prompt, response) records in --source, got {len(pairs)}")
+    _budget(args.budget, len(pairs))  # a bad budget fails now, not after n + n^2 passes
+    if mode == "compression":
+        try:
+            return records, sources.from_compression(pairs, level=args.utility_level, diagonal=args.diagonal,
+                                                     threads=args.threads)
+        except ValueError as err:
+            raise UsageError(f"{flag}: {err}") from None
     side = None if side_path is None else _read_pairs([side_path], args)[1]
     if side is not None and not side:
         raise UsageError(f"no records in {side_path}")
+    from ..submodular import delift
+
     try:
         template = delift.ICLTemplate(query=_unescape(args.icl_query), example=_unescape(args.icl_example))
     except ValueError as err:
         raise UsageError(f"--icl-query / --icl-example: {err}") from None
-    t0 = time.perf_counter()
-    lm = CausalLM.load(args.utility_model, threads=args.threads, batch_size=args.batch_size or 16)
-    load_seconds = time.perf_counter() - t0
-    n, s = len(pool), len(side or [])
-    total = n + n * n - (n if args.diagonal == "zero" else 0) + s + s * n
-    pool_stats: Dict[str, Any] = {}
-    side_stats: Dict[str, Any] = {}
-    with Progress(unit="passes", enabled=progress_enabled(args), label=f"utility kernel ({total:,} passes)") as progress:
-        def advance(done: int, offset: int = 0) -> None:
-            progress.update(offset + done - progress.count)
-
-        U = delift.utility_kernel(lm, pool, template=template, diagonal=args.diagonal, progress=advance,
-                                  stats=pool_stats)
-        # Side kernel (n, s): s_iq = how much pool example i, in context, helps the model answer q
-        # (the utility of i toward the target or learned set): rows q, columns i, transposed.
-        Us = None
-        if side is not None:
-            first = progress.count
-            Us = delift.utility_kernel(lm, side, contexts=pool, template=template, stats=side_stats,
-                                       progress=lambda done: advance(done, first)).T
-    scaled = delift.min_max_scale(U, *([] if Us is None else [Us]))
-    info = {"kind": "utility", "model": str(lm.name), "template": {"query": template.query, "example": template.example},
-            "diagonal": args.diagonal, "scaled": "minmax (pool and side kernels jointly)",
-            "passes": pool_stats["passes"] + side_stats.get("passes", 0),
-            "prefix_passes": pool_stats["prefix_passes"] + side_stats.get("prefix_passes", 0),
-            "pool_passes": pool_stats["passes"], "side_passes": side_stats.get("passes", 0),
-            "path": pool_stats["path"], "batch_size": lm.batch_size, "model_load_seconds": round(load_seconds, 3),
-            "seconds_scoring": round(pool_stats["seconds"] + side_stats.get("seconds", 0.0), 3),
-            "raw_min": float(min(U.min(), U.min() if Us is None else Us.min())),
-            "raw_max": float(max(U.max(), U.max() if Us is None else Us.max()))}
-    return records, scaled[0], (scaled[1] if Us is not None else None), info
+    with ProgressLine(unit="passes", enabled=progress_enabled(args), label="utility kernel") as progress:
+        return records, sources.from_utility_model(pairs, side, model=args.utility_model, template=template,
+                                                   diagonal=args.diagonal, threads=args.threads,
+                                                   batch_size=args.batch_size or 16, on_progress=progress)
 
 
-def run(args: argparse.Namespace) -> int:
+# The objective of each --objective: (pool kernel, side kernel, picks, args, options) -> Selection.
+OBJECTIVE_CALLS = {
+    "fl": lambda sm, K, side, b, args, o: sm.facility_location(K, b, **o),
+    "flmi": lambda sm, K, side, b, args, o: sm.flmi(K, side, b, eta=args.eta, **o),
+    "flcg": lambda sm, K, side, b, args, o: sm.flcg(K, side, b, nu=args.nu, **o),
+    "graphcut": lambda sm, K, side, b, args, o: sm.graph_cut(K, b, lambda_=args.lambda_, **o),
+    "logdet": lambda sm, K, side, b, args, o: sm.log_determinant(K, b, regularizer=args.regularizer, **o),
+}
+
+
+def _maximize(args: argparse.Namespace, built, budget: int):
     from .. import submodular as sm
-
-    start = time.perf_counter()
-    name = OBJECTIVES[args.objective]
-    mode = "utility" if args.utility_model else "embed" if args.embed else "embeddings"
-    if args.utility == "compression":
-        mode = "compression"
-        check_compression_arguments(args)
-    else:
-        _check_arguments(args, mode)
-    check_outputs([("--out", args.out), ("--report", args.report)],
-                  [("--source", args.source), ("--embeddings", args.embeddings), ("--query", args.query),
-                   ("--private", args.private)], {"--out": JSONL_OUTPUT})
-    side_path = args.query if args.objective == "flmi" else args.private
-    side_flag = "--query" if args.query else "--private"
-
-    t0 = time.perf_counter()
-    records = None
-    source_stats = ReadStats()
-    source_info: Dict[str, Any] = {"kind": mode}
-    # Facility-location-family objectives need s >= 0: the command clips negative similarities to 0
-    # (documented in --help) and records that in the report; log-determinant takes them as they are.
-    clip_negative = name != "log_determinant" and mode not in ("utility", "compression")  # min-max scaled instead
-    if mode in ("utility", "compression"):
-        inputs = _utility_inputs if mode == "utility" else compression_utility_inputs
-        records, values, side_values, source_info = inputs(args, side_path, source_stats)
-        K = sm.DenseKernel(values, metric="delift-utility", threads=args.threads)
-        side_k = None if side_values is None else sm.DenseKernel(side_values, threads=args.threads)
-        dimensions = None
-    else:
-        if mode == "embed":
-            records, X, side, embed_info = _embed_inputs(args, side_path, source_stats)
-            source_info.update(embed_info)
-        else:
-            X = _load(args.embeddings, "--embeddings")
-            side = None if side_path is None else _load(side_path, side_flag)
-        dimensions = int(X.shape[1])
-        K = sm.kernel(X, args.metric, knn=args.knn, gamma=args.gamma, clip_negative=clip_negative,
-                      threads=args.threads)
-        side_k = None if side is None else sm.kernel(X, args.metric, knn=1, Y=side, gamma=args.gamma,
-                                                     clip_negative=True, threads=args.threads)
-    n = K.shape[0]
-    budget = _budget(args.budget, n)
-    kernel_seconds = time.perf_counter() - t0
 
     options = dict(optimizer=args.optimizer, epsilon=args.epsilon, seed=args.seed,
                    stop_if_zero_gain=args.stop_if_zero_gain, threads=args.threads)
-    t0 = time.perf_counter()
-    with Progress(unit="picks", enabled=progress_enabled(args)) as progress:
-        def report_picks(picks: int) -> None:
-            progress.update(picks - progress.count)
+    with ProgressLine(unit="picks", enabled=progress_enabled(args)) as progress:
+        return OBJECTIVE_CALLS[args.objective](sm, built.pool, built.side, budget, args,
+                                               {**options, "on_progress": progress})
 
-        options["progress"] = report_picks
-        if name == "facility_location":
-            sel = sm.facility_location(K, budget, **options)
-        elif name == "flmi":
-            sel = sm.flmi(K, side_k, budget, eta=args.eta, **options)
-        elif name == "flcg":
-            sel = sm.flcg(K, side_k, budget, nu=args.nu, **options)
-        elif name == "graph_cut":
-            sel = sm.graph_cut(K, budget, lambda_=args.lambda_, **options)
-        else:
-            sel = sm.log_determinant(K, budget, regularizer=args.regularizer, **options)
-    maximize_seconds = time.perf_counter() - t0
 
-    if records is not None:
-        with AtomicWriter(args.out) as out:
-            for j, gain in zip(sel.indices.tolist(), sel.gains.tolist()):
-                out.write(dumps_record({**records[j], args.gain_field: gain}))
-                out.write("\n")
-    elif args.source:
-        wanted = {int(j): r for r, j in enumerate(sel.indices)}
+def _write_picks(args: argparse.Namespace, sel, records: Optional[list], n: int, stats: ReadStats) -> None:
+    """The picks in order: the chosen records (read now from --source when only embeddings were
+    given) with their gain, or {"rank", "index", "gain"} lines."""
+    if records is None and args.source:
+        wanted = {int(j) for j in sel.indices}
         chosen: Dict[int, Any] = {}
         count = 0
-        for i, record in enumerate(iter_records(args.source, text_field=args.text_field, stats=source_stats,
+        for i, record in enumerate(iter_records(args.source, text_field=args.text_field, stats=stats,
                                                 reserved_fields=(args.gain_field,))):
             count = i + 1
             if i in wanted:
@@ -394,51 +323,81 @@ def run(args: argparse.Namespace) -> int:
         if count != n:
             raise UsageError(f"--source holds {count:,} records but --embeddings has {n:,} rows; record i must "
                              "be the text of embedding row i")
-        with AtomicWriter(args.out) as out:
-            for j, gain in zip(sel.indices.tolist(), sel.gains.tolist()):
-                out.write(dumps_record({**chosen[j], args.gain_field: gain}))
-                out.write("\n")
+        records = chosen  # type: ignore[assignment]
+    with AtomicWriter(args.out) as out:
+        for rank, (j, gain) in enumerate(zip(sel.indices.tolist(), sel.gains.tolist())):
+            line = {"rank": rank, "index": j, "gain": gain} if records is None else \
+                {**records[j], args.gain_field: gain}
+            out.write(dumps_record(line))
+            out.write("\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    mode = "utility" if args.utility_model else "embed" if args.embed else "embeddings"
+    if args.utility == "compression":
+        mode = "compression"
+        check_compression_arguments(args)
     else:
-        with AtomicWriter(args.out) as out:
-            for rank, (j, gain) in enumerate(zip(sel.indices.tolist(), sel.gains.tolist())):
-                out.write(dumps_record({"rank": rank, "index": j, "gain": gain}))
-                out.write("\n")
+        _check_arguments(args, mode)
+    check_outputs([("--out", args.out), ("--report", args.report)],
+                  [("--source", args.source), ("--embeddings", args.embeddings), ("--query", args.query),
+                   ("--private", args.private)], {"--out": JSONL_OUTPUT})
+    side_path = args.query if args.objective == "flmi" else args.private
+
+    t0 = time.perf_counter()
+    source_stats = ReadStats()
+    records, built = _kernels(args, mode, side_path, source_stats)
+    n = built.pool.shape[0]
+    budget = _budget(args.budget, n)
+    kernel_seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sel = _maximize(args, built, budget)
+    maximize_seconds = time.perf_counter() - t0
+    _write_picks(args, sel, records, n, source_stats)
 
     seconds = time.perf_counter() - start
     print(f"zipsift select submodular: picked {len(sel):,} of {n:,} ({args.objective}, {args.optimizer}), "
           f"objective {sel.objective:.6g} -> {args.out} in {seconds:.1f} s", file=sys.stderr)
     if args.report:
-        kernel_info: Dict[str, Any] = {"kind": "sparse" if args.knn else "dense",
-                                       "metric": {"utility": "delift-utility",
-                                                  "compression": "compression-utility"}.get(mode, args.metric),
-                                       "shape": list(K.shape), "bytes": int(K.nbytes)}
-        if args.knn:
-            kernel_info["knn"] = args.knn
-        write_report(args.report, {
-            "zipsift_version": __version__,
-            "command": "select submodular",
-            "method": "submodular",
-            "params": {"objective": args.objective, "optimizer": args.optimizer, "budget": args.budget,
-                       "metric": args.metric, "knn": args.knn, "eta": args.eta, "nu": args.nu,
-                       "lambda": args.lambda_, "regularizer": args.regularizer, "epsilon": args.epsilon,
-                       "seed": args.seed, "stop_if_zero_gain": args.stop_if_zero_gain,
-                       "negative_similarities_clipped_to_zero": clip_negative},
-            "threads": resolved_threads(args.threads),
-            "pool_size": n,
-            "dimensions": dimensions,
-            "kernel_source": source_info,
-            "records_selected": len(sel),
-            "objective_value": sel.objective,
-            "gain_evaluations": sel.evaluations,
-            "kernel": kernel_info,
-            "sources": source_stats.as_dict() if args.source else None,
-            "output": args.out,
-            "seconds": round(seconds, 3),
-            "seconds_kernel": round(kernel_seconds, 3),
-            "seconds_maximize": round(maximize_seconds, 3),
-            "build": build_info(),
-        })
+        write_report(args.report, _report(args, mode, built, sel, source_stats, seconds, kernel_seconds,
+                                          maximize_seconds))
     return 0
+
+
+def _report(args, mode: str, built, sel, source_stats: ReadStats, seconds: float, kernel_seconds: float,
+            maximize_seconds: float) -> Dict[str, Any]:
+    # Facility-location-family objectives need s >= 0: the command clips negative similarities to 0
+    # (documented in --help); log-determinant takes them as they are; utility kernels are min-max scaled.
+    clip_negative = args.objective != "logdet" and mode not in ("utility", "compression")
+    K = built.pool
+    kernel_info: Dict[str, Any] = {"kind": "sparse" if args.knn else "dense",
+                                   "metric": {"utility": "delift-utility",
+                                              "compression": "compression-utility"}.get(mode, args.metric),
+                                   "shape": list(K.shape), "bytes": int(K.nbytes)}
+    if args.knn:
+        kernel_info["knn"] = args.knn
+    return {
+        **report_header("select submodular", "submodular", args.threads),
+        "params": {"objective": args.objective, "optimizer": args.optimizer, "budget": args.budget,
+                   "metric": args.metric, "knn": args.knn, "eta": args.eta, "nu": args.nu,
+                   "lambda": args.lambda_, "regularizer": args.regularizer, "epsilon": args.epsilon,
+                   "seed": args.seed, "stop_if_zero_gain": args.stop_if_zero_gain,
+                   "negative_similarities_clipped_to_zero": clip_negative},
+        "pool_size": K.shape[0],
+        "dimensions": built.dimensions,
+        "kernel_source": built.info or {"kind": mode},
+        "records_selected": len(sel),
+        "objective_value": sel.objective,
+        "gain_evaluations": sel.evaluations,
+        "kernel": kernel_info,
+        "sources": source_stats.as_dict() if args.source else None,
+        "output": args.out,
+        "seconds": round(seconds, 3),
+        "seconds_kernel": round(kernel_seconds, 3),
+        "seconds_maximize": round(maximize_seconds, 3),
+        "build": build_info(),
+    }
 
 
 # ---- --utility compression: DELIFT's utility kernel measured with zstd (no model) --------------
@@ -449,7 +408,7 @@ def add_compression_utility_arguments(parser: argparse.ArgumentParser) -> None:
         "U[i, j] = (C(y_i | x_i) - C(y_i | x_j + y_j + x_i)) / |y_i|, C = bytes zstd spends on y after that "
         "history (zipsift.submodular.delift.compression_utility_kernel), min-max scaled; reads --prompt-field and "
         "--response-field and --diagonal; objective fl; n + n^2 zstd frames, 4 n^2 bytes.")
-    group.add_argument("--utility-level", type=int, default=3, metavar="L", help="zstd level (default 3)")
+    group.add_argument("--utility-level", type=native_int, default=3, metavar="L", help="zstd level (default 3)")
 
 
 def check_compression_arguments(args: argparse.Namespace) -> None:
@@ -462,26 +421,3 @@ def check_compression_arguments(args: argparse.Namespace) -> None:
                         ("--embed-model", args.embed_model)):
         if value is not None:
             raise UsageError(f"--utility compression makes a dense pool kernel from --source; drop {flag}")
-
-
-def compression_utility_inputs(args: argparse.Namespace, side_path: Optional[str], stats: ReadStats):
-    """--utility compression: (records, min-max scaled kernel float32 (n, n), None, info for the report)."""
-    from ..submodular import delift
-    from .. import submodular as sm
-
-    records, pairs = _read_pairs(args.source, args, (args.gain_field,), stats)
-    if len(pairs) < 2:
-        raise UsageError(f"--utility compression needs at least 2 (prompt, response) records in --source, "
-                         f"got {len(pairs)}")
-    _budget(args.budget, len(pairs))
-    t0 = time.perf_counter()
-    try:
-        U = delift.compression_utility_kernel(pairs, level=args.utility_level, diagonal=args.diagonal,
-                                              threads=args.threads, dtype=np.float32)
-        (S,) = delift.min_max_scale(U)
-    except ValueError as err:
-        raise UsageError(f"--utility compression: {err}") from None
-    info = {"kind": "compression-utility", "codec": "zstd", "level": args.utility_level, "diagonal": args.diagonal,
-            "scaled": "minmax", "frames": len(pairs) ** 2 + (len(pairs) if args.diagonal == "compute" else 0), "seconds": round(time.perf_counter() - t0, 3),
-            "raw_min": float(U.min()), "raw_max": float(U.max())}
-    return records, S, None, info

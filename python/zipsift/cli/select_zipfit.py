@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..zipfit import ZipFit
-from .common import add_select_arguments, positive_int, run_select
+from .common import add_select_arguments, native_int, positive_int, run_select
 
 DESCRIPTION = """\
 Rank every source record by ZIP-FIT alignment with the targets,
@@ -34,7 +34,7 @@ def register(select_commands: argparse._SubParsersAction) -> None:
     add_select_arguments(parser, score_field="zipfit_score")
     method = parser.add_argument_group("ZIP-FIT")
     method.add_argument("--codec", default="gzip", help="gzip (default), zlib or zstd; see `zipsift codecs`")
-    method.add_argument("--level", type=int, default=9,
+    method.add_argument("--level", type=native_int, default=9,
                         help="compression level (default 9; gzip/zlib 1-9, level 0 is refused)")
     method.add_argument("--length-fair", action="store_true",
                         help="score alignment minus the pool's mean alignment at the same length "
@@ -42,8 +42,9 @@ def register(select_commands: argparse._SubParsersAction) -> None:
     method.add_argument("--length-sample", type=positive_int, default=5000, metavar="N",
                         help="with --length-fair: fit the length baseline on the first N source records "
                              "(default 5000)")
-    method.add_argument("--length-bins", type=positive_int, default=16,
-                        help="with --length-fair: equal-count length bins of the baseline (default 16)")
+    method.add_argument("--length-bins", type=positive_int,
+                        help="with --length-fair: equal-count length bins of the baseline (default 16, or "
+                             "one per record of a smaller sample)")
     parser.set_defaults(run=run)
 
 
@@ -56,9 +57,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.length_fair:
         return run_select(args, "zipfit", make_selector, params)
 
-    def fit(selector, records, on_batch):
+    def fit(selector, records, on_progress):
         selector.fit_length_baseline(records, text_field=args.text_field, max_records=args.length_sample,
-                                     batch_size=args.batch_size, on_batch=on_batch)
+                                     batch_size=args.batch_size, on_progress=on_progress)
+        params["length_bins_used"] = len(selector.length_knots)
         params["length_baseline"] = {"ln_length": selector.length_knots.tolist(),
                                      "alignment": selector.baseline_alignment.tolist()}
 

@@ -6,9 +6,8 @@ import math
 import sys
 from typing import Dict
 
-from .. import __version__
 from ..io import BadRecord, iter_located_records
-from .common import UsageError, check_outputs, positive_int, write_report
+from .common import UsageError, check_outputs, positive_int, report_header, write_report
 
 DESCRIPTION = """\
 Compare models' sampled solutions at matched compute (Bansal et al. 2024, "Smaller, Weaker, Yet
@@ -191,6 +190,6 @@ def run_report(args: argparse.Namespace) -> int:
     for name, cells in rows:
         print(f"{name:<{label}}" + "".join(f"  {c:>{width}}" for c in cells))
     if args.json:
-        write_report(args.json, {"zipsift_version": __version__, "command": "synth report", "samples": args.samples,
+        write_report(args.json, {**report_header("synth report"), "samples": args.samples,
                                  "gold": args.gold, **rep})
     return 0

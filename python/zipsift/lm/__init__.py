@@ -30,7 +30,7 @@ Public API (stable; other modules build on it)
 The fine-tuning judge (``finetune.py``; ``zipsift eval --proxy lm``)
 ---------------------------------------------------------------------
 ``FineTuneJudge(model=None, tokens=30000, seed=0, threads=0, block_size=256, batch_size=4, lr=1e-4,
-warmup=0.1, weight_decay=0.01, bf16=False, heldout_context=2048, progress=None)``
+warmup=0.1, weight_decay=0.01, bf16=False, heldout_context=2048)``
     ``.baseline(heldout) -> dict``     held-out CE of the un-fine-tuned model (cached).
     ``.evaluate(selection, heldout) -> dict``   fine-tune a fresh copy on the selection's first
     ``tokens`` tokens (1 epoch, fixed hyperparameters, block order from ``seed``), then held-out

@@ -34,12 +34,13 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from typing import Any, Callable, Dict, Iterable, Optional, Union
+from typing import Any, Dict, Iterable, Optional, Union
 
 import numpy as np
 
 from .heldout import HeldOut, heldout_cross_entropy
 from .loader import LoadedModel, PathLike, load_model
+from ..progress import Meter, OnProgress
 from .packing import TokenBudget
 
 __all__ = ["FineTuneJudge", "ShortSelectionWarning", "DEFAULTS"]
@@ -71,7 +72,6 @@ class FineTuneJudge:
     threads : torch threads (0 = every usable core). Set process-wide.
     block_size, batch_size, lr, warmup, weight_decay, bf16 : the fixed hyperparameters (module docstring).
     heldout_context : held-out texts are truncated to this many tokens including the EOS start (default 2,048).
-    progress : draw a progress line per selection on stderr (None = only on a terminal).
 
     Use::
 
@@ -85,7 +85,7 @@ class FineTuneJudge:
                  batch_size: int = DEFAULTS["batch_size"], lr: float = DEFAULTS["lr"],
                  warmup: float = DEFAULTS["warmup"], weight_decay: float = DEFAULTS["weight_decay"],
                  bf16: bool = DEFAULTS["bf16"], heldout_context: int = DEFAULTS["heldout_context"],
-                 progress: Optional[bool] = None, cache: Optional[PathLike] = None):
+                 cache: Optional[PathLike] = None):
         _positive("tokens", tokens)
         _positive("block_size", block_size)
         _positive("batch_size", batch_size)
@@ -123,7 +123,6 @@ class FineTuneJudge:
         self.warmup = float(warmup)
         self.weight_decay = float(weight_decay)
         self.bf16 = bool(bf16)
-        self.progress = progress
         # The base weights, copied once: restored before each selection instead of reloading the model.
         self._base = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         self._baselines: Dict[int, Dict[str, Any]] = {}
@@ -162,13 +161,15 @@ class FineTuneJudge:
 
     def evaluate(self, selection: Union[TokenBudget, Iterable[Any]], heldout: Union[HeldOut, Iterable[Any]],
                  text_field: str = "text", label: str = "",
-                 on_step: Optional[Callable[[int], None]] = None) -> Dict[str, Any]:
+                 on_progress: Optional[OnProgress] = None) -> Dict[str, Any]:
         """Fine-tune a fresh copy of the base model on ``selection`` and score ``heldout``.
 
         ``selection``: texts/bytes/records in order (read only up to the budget), or a filled
         ``TokenBudget``. Returns ``{"ce_nats_per_token", "bits_per_byte", "heldout_tokens",
         "heldout_bytes", "train_tokens", "budget_tokens", "short", "docs_used", "bytes_used", "steps",
-        "train_loss_first", "train_loss_last", "seed", "seconds_train", "seconds_heldout"}``."""
+        "train_loss_first", "train_loss_last", "seed", "seconds_train", "seconds_heldout"}``.
+        ``on_progress(tokens trained, tokens to train)`` follows each optimiser step (zipsift.progress;
+        False stops the training and raises Cancelled)."""
         import torch
 
         heldout = self.prepare_heldout(heldout, text_field)
@@ -188,13 +189,10 @@ class FineTuneJudge:
                           f"budget; its cross-entropy is not comparable with full-budget selections",
                           ShortSelectionWarning, stacklevel=2)
 
-        from ..cli.common import Progress
-
         start = time.perf_counter()
         self._restore()
         try:
-            with Progress(unit="tokens", enabled=self.progress, label=label or "fine-tune") as progress:
-                losses = self._train(torch, blocks, lambda n: (progress.update(n), on_step and on_step(n)))
+            losses = self._train(torch, blocks, Meter(on_progress, int(blocks.size)))
             trained = time.perf_counter()
             scores = heldout_cross_entropy(self.model, heldout)
         finally:
@@ -208,7 +206,7 @@ class FineTuneJudge:
                 "train_loss_first": losses[0], "train_loss_last": losses[-1], "seed": self.seed,
                 "seconds_train": round(trained - start, 3), "seconds_heldout": round(done - trained, 3)}
 
-    def _train(self, torch, blocks: np.ndarray, on_step: Callable[[int], None]) -> list:
+    def _train(self, torch, blocks: np.ndarray, meter: Meter) -> list:
         model = self.model
         torch.manual_seed(self.seed)
         order = torch.randperm(len(blocks), generator=torch.Generator().manual_seed(self.seed)).numpy()
@@ -235,7 +233,7 @@ class FineTuneJudge:
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
                 losses.append(float(loss.detach()))
-                on_step(int(x.numel()))
+                meter.add(int(x.numel()))
         finally:
             model.eval()
             del optimizer

@@ -34,6 +34,8 @@ from pathlib import Path
 import sys
 from typing import Any, Optional, Tuple, Union
 
+from ..params import resolve_threads
+
 if "torch" not in sys.modules:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -173,7 +175,7 @@ def converted_folder(gguf: PathLike, cache: Optional[PathLike] = None) -> Tuple[
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=root))
     try:
         tmp.chmod(0o755)  # mkdtemp makes it private; the cache is meant to be shared like any other
-        with _quiet(transformers):
+        with quiet_loading(transformers):
             # dequantize=True: every weight becomes a plain float32 tensor (trainable, serialisable),
             # even when the `kernels` package could keep them packed.
             # transformers 4.x has no GgufConfig and always dequantises.
@@ -207,12 +209,10 @@ def converted_folder(gguf: PathLike, cache: Optional[PathLike] = None) -> Tuple[
 
 
 def set_threads(threads: int) -> int:
-    """Set torch's intra-op threads (process-wide); 0 = every core this process may use. Returns the count."""
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
-        raise ValueError(f"threads must be >= 0 (0 = every core this process may use), got {threads!r}")
+    """Set torch's intra-op threads (process-wide); 0 = every core this process may use. Returns the
+    count. Checked first (zipsift.params): torch and OpenBLAS crash on counts they cannot start."""
+    threads = resolve_threads(threads)
     torch, _ = require_lm_stack()
-    if threads == 0:
-        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     torch.set_num_threads(threads)
     return threads
 
@@ -233,15 +233,15 @@ def load_model(model: Optional[PathLike] = None, threads: int = 0, cache: Option
     torch, transformers = require_lm_stack()
     set_threads(threads)
     folder, converted = converted_folder(path, cache) if kind == "gguf" else (path, False)
-    with _quiet(transformers):
+    with quiet_loading(transformers):
         lm = transformers.AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32, local_files_only=True)
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     lm.eval()
     return LoadedModel(lm, tokenizer, folder, path, converted, time.perf_counter() - start)
 
 
-class _quiet:
-    """Silence transformers' per-tensor progress bars and info logs while loading (our callers draw their own)."""
+class quiet_loading:
+    """A block that silences transformers' per-tensor progress bars and info logs while loading (our callers draw their own)."""
 
     def __init__(self, transformers):
         self.logging = transformers.utils.logging

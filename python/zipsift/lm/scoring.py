@@ -28,10 +28,12 @@ response tokens (must be >= 1).
 from __future__ import annotations
 
 import os
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..params import check_threads, torch_threads
+from ..progress import Meter, OnProgress
 from .loader import load_model, require_lm_stack
 
 __all__ = ["CausalLM", "Prefix"]
@@ -75,8 +77,7 @@ class CausalLM:
         for what, value in (("batch_size", batch_size), ("max_tokens_per_batch", max_tokens_per_batch)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{what} must be an integer >= 1, got {value!r}")
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
-            raise ValueError(f"threads must be an integer >= 0 (0 = every usable core), got {threads!r}")
+        check_threads(threads)
         self.model = model
         self.tokenizer = tokenizer
         self.threads = threads
@@ -132,7 +133,7 @@ class CausalLM:
         if not head:
             raise ValueError("token_probabilities: nothing precedes the response; give a prompt or a context")
         self._check_length(len(head) + len(tail), "token_probabilities")
-        with _Threads(self.threads), torch.inference_mode():
+        with torch_threads(self.threads), torch.inference_mode():
             ids = torch.tensor([head + tail])
             hidden = self._body(input_ids=ids).last_hidden_state[0]
             return self._probabilities(hidden[len(head) - 1:len(head) + len(tail) - 1], tail)
@@ -146,25 +147,25 @@ class CausalLM:
         if not ids:
             return Prefix([], [])
         self._check_length(len(ids), "the in-context prefix")
-        with _Threads(self.threads), torch.inference_mode():
+        with torch_threads(self.threads), torch.inference_mode():
             out = self._body(input_ids=torch.tensor([ids]), use_cache=True)
             cache = out.cache if hasattr(out, "cache") else out.past_key_values
             layers = [(layer.keys, layer.values) for layer in cache.layers]
         return Prefix(ids, layers, out.last_hidden_state[0, -1:])
 
     def batch_token_probabilities(self, pairs: Sequence[Tuple[str, str]], context: Union[str, Prefix] = "",
-                                  progress: Optional[Callable[[int], None]] = None) -> List[np.ndarray]:
+                                  on_progress: Optional[OnProgress] = None) -> List[np.ndarray]:
         """``token_probabilities(prompt, response, context)`` for every (prompt, response) pair.
 
         The context (a string, or a ``Prefix`` made once by ``prefix``) is run once; its KV cache is
         expanded over each batch of continuations ``enc(prompt) + enc(response)`` (right-padded,
-        attention mask over prefix + real tokens). ``progress`` receives the number of pairs done
-        after each batch. Returns a list of float64 arrays, one per pair, in input order."""
+        attention mask over prefix + real tokens). ``on_progress(pairs done, pairs)`` follows each
+        batch (zipsift.progress). Returns a list of float64 arrays, one per pair, in input order."""
         encoded = [(self.encode(p), self._response_ids(r, f"pair {k}")) for k, (p, r) in enumerate(pairs)]
-        return self.score_ids(encoded, context, progress)
+        return self.score_ids(encoded, context, on_progress)
 
     def score_ids(self, encoded: Sequence[Tuple[List[int], List[int]]], context: Union[str, Prefix] = "",
-                  progress: Optional[Callable[[int], None]] = None) -> List[np.ndarray]:
+                  on_progress: Optional[OnProgress] = None) -> List[np.ndarray]:
         """``batch_token_probabilities`` on already-encoded (prompt ids, response ids) pairs."""
         torch = self.torch
         prefix = context if isinstance(context, Prefix) else self.prefix(context)
@@ -179,7 +180,8 @@ class CausalLM:
         out: List[Optional[np.ndarray]] = [None] * len(rows)
         # Longest first: each batch pads to about its own length, and memory peaks at the start.
         order = sorted(range(len(rows)), key=lambda k: -(len(rows[k][0]) + len(rows[k][1])))
-        with _Threads(self.threads), torch.inference_mode():
+        meter = Meter(on_progress, len(rows))
+        with torch_threads(self.threads), torch.inference_mode():
             start = 0
             while start < len(order):
                 width = len(rows[order[start]][0]) + len(rows[order[start]][1])
@@ -188,8 +190,7 @@ class CausalLM:
                 for k, probs in zip(batch, self._score_batch(prefix, [rows[k] for k in batch], width)):
                     out[k] = probs
                 start += len(batch)
-                if progress is not None:
-                    progress(len(batch))
+                meter.add(len(batch))
         return out  # type: ignore[return-value]
 
     # -- internals -------------------------------------------------------------------------------
@@ -243,24 +244,3 @@ class CausalLM:
         if total > self.max_length:
             raise ValueError(f"{where}: {total} tokens exceed the model's context of {self.max_length}; "
                              "shorten the texts or use a model with a longer context")
-
-
-class _Threads:
-    """torch's intra-op threads set for a block (0 = every usable core) and restored after."""
-
-    def __init__(self, threads: int):
-        self.threads = threads
-
-    def __enter__(self):
-        import torch
-
-        from .loader import set_threads
-
-        self.previous = torch.get_num_threads()
-        set_threads(self.threads)
-
-    def __exit__(self, *exc):
-        import torch
-
-        torch.set_num_threads(self.previous)
-

@@ -22,10 +22,11 @@ in-context example's KV cache computed once per column and reused over batches o
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional, Protocol, Sequence, Tuple, Union, runtime_checkable
+from typing import List, Optional, Protocol, Sequence, Tuple, Union, runtime_checkable
 
 import numpy as np
 
+from ..progress import Meter, OnProgress
 from .kernels import DenseKernel, SparseKernel, as_kernel, kernel
 from .objectives import facility_location, flcg, flmi
 from .selection import Selection
@@ -112,7 +113,7 @@ def _samples(samples, what: str) -> list:
 
 def utility_kernel(model: TokenProbabilityModel, samples: Sequence[Sample], contexts: Optional[Sequence[Sample]] = None,
                    *, template: ICLTemplate = DEFAULT_TEMPLATE, diagonal: str = "compute",
-                   progress: Optional[Callable[[int], None]] = None, stats: Optional[dict] = None) -> np.ndarray:
+                   on_progress: Optional[OnProgress] = None, stats: Optional[dict] = None) -> np.ndarray:
     """DELIFT's utility kernel (methods.md §3): float64 (n, m), not symmetric, not scaled (``select``
     min–max scales it).
 
@@ -129,8 +130,8 @@ def utility_kernel(model: TokenProbabilityModel, samples: Sequence[Sample], cont
 
     A ``zipsift.lm.CausalLM`` takes the fast path: each context's prefix is run once and its KV
     cache reused over batches of rows (m prefix passes more, each a fraction of a pass). Any other
-    ``TokenProbabilityModel`` is called once per pass. ``progress`` receives the number of passes
-    done so far. ``stats`` (a dict) is filled with passes, prefix_passes, path and seconds.
+    ``TokenProbabilityModel`` is called once per pass. ``on_progress(passes done, passes)``
+    follows each batch (zipsift.progress; False stops the call). ``stats`` (a dict) is filled with passes, prefix_passes, path and seconds.
     """
     import time
 
@@ -153,48 +154,58 @@ def utility_kernel(model: TokenProbabilityModel, samples: Sequence[Sample], cont
     skip_diagonal = square and diagonal == "zero"
     n, m = len(rows), len(cols)
     start = time.perf_counter()
-    done = [0]
+    meter = Meter(on_progress, n + n * m - (n if skip_diagonal else 0))
 
-    def advance(k: int) -> None:
-        done[0] += k
-        if progress is not None:
-            progress(done[0])
+    from ..lm.scoring import CausalLM
 
-    from .lm.scoring import CausalLM
-
-    U = np.zeros((n, m))
     if isinstance(model, CausalLM):
-        path = "causal-lm: batched, KV cache of each context reused"
-        encoded = [(model.encode(template.render_query(x)), model.encode(y)) for x, y in rows]
-        longest = max(len(q) + len(y) for q, y in encoded)
-        for j, (xj, yj) in enumerate(cols):  # refuse before hours of work, not at column j
-            total = len(model.special) + len(model.encode(template.render_example(xj, yj))) + longest
-            if total > model.max_length:
-                raise ValueError(f"context {j} with the longest sample makes {total} tokens, more than the "
-                                 f"model's {model.max_length}; shorten the texts or drop the longest ones")
-        base = np.array([distance_from_ones(p) for p in model.score_ids(encoded, "", advance)])
-        for j, (xj, yj) in enumerate(cols):
-            prefix = model.prefix(template.render_example(xj, yj))
-            which = [i for i in range(n) if not (skip_diagonal and i == j)]
-            probs = model.score_ids([encoded[i] for i in which], prefix, advance)
-            U[which, j] = base[which] - np.array([distance_from_ones(p) for p in probs])
-        prefix_passes = m
+        path, prefix_passes = "causal-lm: batched, KV cache of each context reused", m
+        U = _utility_on_causal_lm(model, rows, cols, template, skip_diagonal, meter)
     else:
-        path = "generic: one token_probabilities call per pass"
-        queries = [template.render_query(x) for x, _ in rows]
-        base = np.array([distance_from_ones(model.token_probabilities(q, y)) for q, (_, y) in zip(queries, rows)])
-        advance(n)
-        for i, (q, (_, y)) in enumerate(zip(queries, rows)):
-            for j, (xj, yj) in enumerate(cols):
-                if skip_diagonal and i == j:
-                    continue
-                U[i, j] = base[i] - distance_from_ones(model.token_probabilities(template.render_example(xj, yj) + q, y))
-            advance(m - (1 if skip_diagonal else 0))
-        prefix_passes = 0
+        path, prefix_passes = "generic: one token_probabilities call per pass", 0
+        U = _utility_per_pass(model, rows, cols, template, skip_diagonal, meter)
     if stats is not None:
-        stats.update(passes=done[0], prefix_passes=prefix_passes, rows=n, columns=m, diagonal=diagonal if square else None,
-                     path=path, seconds=round(time.perf_counter() - start, 3))
+        stats.update(passes=meter.done, prefix_passes=prefix_passes, rows=n, columns=m,
+                     diagonal=diagonal if square else None, path=path, seconds=round(time.perf_counter() - start, 3))
     return U
+
+
+def _utility_on_causal_lm(model, rows: List[Sample], cols: List[Sample], template: ICLTemplate,
+                          skip_diagonal: bool, meter: Meter) -> np.ndarray:
+    """utility_kernel on a CausalLM: the rows batched under each column's prefix, run once."""
+    n = len(rows)
+    encoded = [(model.encode(template.render_query(x)), model.encode(y)) for x, y in rows]
+    longest = max(len(q) + len(y) for q, y in encoded)
+    for j, (xj, yj) in enumerate(cols):  # refuse before hours of work, not at column j
+        total = len(model.special) + len(model.encode(template.render_example(xj, yj))) + longest
+        if total > model.max_length:
+            raise ValueError(f"context {j} with the longest sample makes {total} tokens, more than the "
+                             f"model's {model.max_length}; shorten the texts or drop the longest ones")
+    base = np.array([distance_from_ones(p) for p in model.score_ids(encoded, "", meter.part())])
+    U = np.zeros((n, len(cols)))
+    for j, (xj, yj) in enumerate(cols):
+        prefix = model.prefix(template.render_example(xj, yj))
+        which = [i for i in range(n) if not (skip_diagonal and i == j)]
+        probs = model.score_ids([encoded[i] for i in which], prefix, meter.part())
+        U[which, j] = base[which] - np.array([distance_from_ones(p) for p in probs])
+    return U
+
+
+def _utility_per_pass(model, rows: List[Sample], cols: List[Sample], template: ICLTemplate,
+                      skip_diagonal: bool, meter: Meter) -> np.ndarray:
+    """utility_kernel on any TokenProbabilityModel: one token_probabilities call per pass."""
+    queries = [template.render_query(x) for x, _ in rows]
+    base = np.array([distance_from_ones(model.token_probabilities(q, y)) for q, (_, y) in zip(queries, rows)])
+    meter.add(len(rows))
+    U = np.zeros((len(rows), len(cols)))
+    for i, (q, (_, y)) in enumerate(zip(queries, rows)):
+        for j, (xj, yj) in enumerate(cols):
+            if skip_diagonal and i == j:
+                continue
+            U[i, j] = base[i] - distance_from_ones(model.token_probabilities(template.render_example(xj, yj) + q, y))
+        meter.add(len(cols) - (1 if skip_diagonal else 0))
+    return U
+
 
 
 def compression_utility_kernel(samples: Sequence[Sample], codec: str = "zstd", level: int = 3, *,
@@ -221,7 +232,7 @@ def compression_utility_kernel(samples: Sequence[Sample], codec: str = "zstd", l
     GIL released; Ctrl-C stops it. The result is the same for any thread count. ``dtype``:
     numpy.float64 (default) or numpy.float32 (half the memory for large n).
     """
-    from . import _core
+    from .. import _core
 
     if codec != "zstd":
         raise ValueError(f"compression_utility_kernel measures with zstd's dictionaries; codec must be 'zstd', got {codec!r}")
@@ -251,16 +262,35 @@ def compression_utility_kernel(samples: Sequence[Sample], codec: str = "zstd", l
 
 def min_max_scale(*kernels: np.ndarray) -> Tuple[np.ndarray, ...]:
     """Kernels scaled jointly to [0, 1]: (K − lo) / (hi − lo) with lo, hi over all of them, so that a
-    pool kernel and its query/private kernel stay comparable. float32."""
-    arrays = [np.asarray(k, dtype=np.float64) for k in kernels]
+    pool kernel and its query/private kernel stay comparable. float32.
+
+    Computed in float64 a block of rows at a time, so memory beyond the inputs is the float32
+    results (what ``sources.compression_kernel_bytes`` / ``utility_kernel_bytes`` count)."""
+    arrays = [np.asarray(k) for k in kernels]
+    arrays = [a if a.ndim >= 1 else a.reshape(1) for a in arrays]
     for a in arrays:
-        if a.size and not np.isfinite(a).all():
+        if a.size and not all(np.isfinite(block).all() for block in _row_blocks(a)):
             raise ValueError("the kernel holds NaN or inf; a utility kernel must be finite")
     lo = min(float(a.min()) for a in arrays if a.size)
     hi = max(float(a.max()) for a in arrays if a.size)
     if not hi > lo:
         raise ValueError(f"the kernel is constant ({lo}); min-max scaling needs at least two distinct values")
-    return tuple(((a - lo) / (hi - lo)).astype(np.float32) for a in arrays)
+    scaled = []
+    for a in arrays:
+        out = np.empty(a.shape, dtype=np.float32)
+        for rows, block in zip(_row_slices(a), _row_blocks(a)):
+            out[rows] = (block.astype(np.float64) - lo) / (hi - lo)
+        scaled.append(out)
+    return tuple(scaled)
+
+
+def _row_slices(a: np.ndarray, block_bytes: int = 1 << 24):
+    step = max(1, block_bytes // max(1, 8 * (a.size // max(1, a.shape[0]))))
+    return [slice(r, r + step) for r in range(0, a.shape[0], step)]
+
+
+def _row_blocks(a: np.ndarray):
+    return (a[rows] for rows in _row_slices(a))
 
 
 def _is_kernel_input(pool, input_kind: str) -> bool:
@@ -280,7 +310,7 @@ def select(kernel_or_embeddings, stage: str = "instruction", budget: Union[int, 
            private=None, optimizer: str = "lazy", *, input_kind: str = "auto", scale: Optional[str] = "minmax",
            metric: str = "cosine", knn: Optional[int] = None, eta: float = 1.0, nu: float = 1.0,
            epsilon: float = 0.1, seed: int = 0, threads: int = 0,
-           progress: Optional[Callable[[int], None]] = None) -> Selection:
+           on_progress: Optional[OnProgress] = None) -> Selection:
     """Select a subset of the pool for a DELIFT stage; returns a ``Selection``.
 
     kernel_or_embeddings: either a pool kernel (n, n) — numpy array, DenseKernel, SparseKernel or
@@ -321,7 +351,7 @@ def select(kernel_or_embeddings, stage: str = "instruction", budget: Union[int, 
         # Only max_q s_iq enters FLMI / FLCG, so the top-1 of each row is all the side kernel needs.
         side_k = None if side is None else kernel(X, metric, knn=1, Y=side, clip_negative=True, threads=threads)
 
-    common = dict(optimizer=optimizer, epsilon=epsilon, seed=seed, threads=threads, progress=progress)
+    common = dict(optimizer=optimizer, epsilon=epsilon, seed=seed, threads=threads, on_progress=on_progress)
     if stage == "instruction":
         return facility_location(pool, budget, **common)
     if stage == "task":

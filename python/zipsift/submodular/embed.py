@@ -20,9 +20,12 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Callable, Dict, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence, Union
 
 import numpy as np
+
+from ..params import check_threads, torch_threads
+from ..progress import Meter, OnProgress
 
 __all__ = ["embed", "SentenceEmbedder", "default_embedding_model"]
 
@@ -79,10 +82,10 @@ class SentenceEmbedder:
         else:
             raise ValueError(f"{path / '1_Pooling' / 'config.json'}: only mean or CLS pooling is supported, got {pooling}")
         self.normalize = any(str(m.get("type", "")).endswith("Normalize") for m in modules)
-        from ..lm.loader import _quiet  # no per-tensor progress bars while loading
+        from ..lm.loader import quiet_loading  # no per-tensor progress bars while loading
 
         # Offline: every file is local, never ask the hub.
-        with _quiet(transformers):
+        with quiet_loading(transformers):
             self.tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
             self.encoder = transformers.AutoModel.from_pretrained(str(path), local_files_only=True)
         self.encoder.eval()
@@ -96,14 +99,13 @@ class SentenceEmbedder:
                 f"pooling={self.pooling!r}, normalize={self.normalize})")
 
     def __call__(self, texts: Sequence[str], batch_size: int = 64, threads: int = 0,
-                 progress: Optional[Callable[[int], None]] = None, stats: Optional[Dict[str, int]] = None) -> np.ndarray:
+                 on_progress: Optional[OnProgress] = None, stats: Optional[Dict[str, int]] = None) -> np.ndarray:
         """Embeddings of ``texts``: float32 array (n, d), row i = text i. See ``embed``."""
         torch, _ = _import_torch()
         texts = _check_texts(texts)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
-            raise ValueError(f"threads must be an integer >= 0 (0 = every usable core), got {threads!r}")
+        check_threads(threads)
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
@@ -112,7 +114,8 @@ class SentenceEmbedder:
         # Longest first: the slowest batch runs first, and each batch pads to nearly its own length.
         order = np.argsort(-lengths, kind="stable")
         pad = self.tokenizer.pad_token_id or 0
-        with self._lock, _torch_threads(torch, threads), torch.inference_mode():
+        meter = Meter(on_progress, len(texts))
+        with self._lock, torch_threads(threads), torch.inference_mode():
             for start in range(0, len(texts), batch_size):
                 rows = order[start:start + batch_size]
                 width = int(lengths[rows].max())
@@ -131,8 +134,7 @@ class SentenceEmbedder:
                 if self.normalize:
                     e = torch.nn.functional.normalize(e, p=2, dim=1)
                 out[rows] = e.float().numpy()
-                if progress is not None:
-                    progress(len(rows))
+                meter.add(len(rows))
         if stats is not None:
             stats["texts"] = stats.get("texts", 0) + len(texts)
             stats["truncated"] = stats.get("truncated", 0) + truncated
@@ -147,25 +149,6 @@ class SentenceEmbedder:
         content = self.tokenizer(texts, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
         room = self.max_seq_length - self.tokenizer.num_special_tokens_to_add()
         return ids, sum(len(c) > room for c in content)
-
-
-class _torch_threads:
-    """Set torch's intra-op thread count for a block and restore it after (0 = every usable core)."""
-
-    def __init__(self, torch, threads: int):
-        self.torch = torch
-        if threads == 0:
-            from .. import _core
-
-            threads = _core.usable_cores()
-        self.threads = threads
-
-    def __enter__(self):
-        self.previous = self.torch.get_num_threads()
-        self.torch.set_num_threads(self.threads)
-
-    def __exit__(self, *exc):
-        self.torch.set_num_threads(self.previous)
 
 
 def _check_texts(texts) -> list:
@@ -185,7 +168,7 @@ _LOADED_LOCK = threading.Lock()
 
 
 def embed(texts: Sequence[str], model: Union[str, os.PathLike, SentenceEmbedder, None] = None, batch_size: int = 64,
-          threads: int = 0, progress: Optional[Callable[[int], None]] = None,
+          threads: int = 0, on_progress: Optional[OnProgress] = None,
           stats: Optional[Dict[str, int]] = None) -> np.ndarray:
     """Sentence embeddings of ``texts``: float32 array of shape (n, d), row i = texts[i].
 
@@ -194,7 +177,7 @@ def embed(texts: Sequence[str], model: Union[str, os.PathLike, SentenceEmbedder,
     given by path is loaded once per process and kept.
     batch_size: texts per forward pass (sorted by length, so padding is small).
     threads: torch threads for this call (0 = every usable core); restored afterwards.
-    progress: called with the number of texts finished after each batch.
+    on_progress: ``(texts done, texts)`` after each batch (zipsift.progress; False stops the call).
     stats: optional dict, filled with ``texts``, ``truncated`` (texts longer than the model's
         ``max_seq_length`` tokens, embedded from their first tokens as the model defines) and
         ``max_seq_length``.
@@ -202,6 +185,7 @@ def embed(texts: Sequence[str], model: Union[str, os.PathLike, SentenceEmbedder,
     Cosine similarity of two rows is their dot product (rows are unit-norm):
     ``zipsift.submodular.kernel(embed(texts), "cosine")``.
     """
+    check_threads(threads)  # before loading: a count torch cannot start fails now, with this message
     if isinstance(model, SentenceEmbedder):
         embedder = model
     else:
@@ -210,4 +194,4 @@ def embed(texts: Sequence[str], model: Union[str, os.PathLike, SentenceEmbedder,
             embedder = _LOADED.get(key)
             if embedder is None:
                 embedder = _LOADED[key] = SentenceEmbedder(key)
-    return embedder(texts, batch_size=batch_size, threads=threads, progress=progress, stats=stats)
+    return embedder(texts, batch_size=batch_size, threads=threads, on_progress=on_progress, stats=stats)

@@ -47,6 +47,8 @@ __all__ = [
     "dense_selection_bytes",
     "block_bounds_bytes",
     "available_memory",
+    "check_memory",
+    "gib",
 ]
 
 METRICS = ("cosine", "dot", "rbf", "euclidean")
@@ -88,8 +90,18 @@ def available_memory() -> int:
         return 0
 
 
-def _gib(nbytes: float) -> str:
+def gib(nbytes: float) -> str:
+    """Bytes as every memory message says them: ``"37.25 GiB"``."""
     return f"{nbytes / 2**30:.2f} GiB"
+
+
+def check_memory(need: int, what: str, advice: str, limit: Optional[int] = None) -> None:
+    """Refuse, before the work, ``what`` needing ``need`` bytes when that exceeds ``limit`` (default:
+    90% of the memory available now; unknown availability lets it pass): ValueError saying both
+    sizes and ``advice`` (what to do instead)."""
+    limit = limit if limit is not None else int(0.9 * available_memory())
+    if limit and need > limit:
+        raise ValueError(f"{what} needs {gib(need)} but only {gib(limit)} is available; {advice}")
 
 
 class DenseKernel:
@@ -146,7 +158,7 @@ class DenseKernel:
 
     def __repr__(self) -> str:
         return (f"DenseKernel(shape={self.shape}, metric={self.metric!r}, symmetric={self.symmetric}, "
-                f"{_gib(self.values.nbytes)})")
+                f"{gib(self.values.nbytes)})")
 
 
 def _exactly_symmetric(values: np.ndarray, block: int = 1024) -> bool:
@@ -295,14 +307,11 @@ def kernel(X, metric: str = "cosine", knn: Optional[int] = None, Y=None, *, gamm
         return SparseKernel(indptr, index.ravel(), value.ravel(), (n, m), metric=metric)
     # A square pool kernel is made for a selection: count the block bounds facility location adds.
     need = dense_kernel_bytes(n, m) if Yc is not None else dense_selection_bytes(n)
-    limit = max_memory if max_memory is not None else int(0.9 * available_memory())
-    if limit and need > limit:
-        t = min(m, 32)
-        what = f"a dense {n} x {m} kernel" + ("" if Yc is not None else " with facility location's block bounds "
-                                                 f"({_gib(dense_kernel_bytes(n))} + {_gib(block_bounds_bytes(n))})")
-        raise ValueError(f"{what} needs {_gib(need)} but only {_gib(limit)} is available; "
-                         f"use a sparse kNN kernel instead, e.g. kernel(X, knn={t}) "
-                         f"({_gib(8 * n * t * 2)} with its transpose; --knn {t} on the command line)")
+    t = min(m, 32)
+    check_memory(need, f"a dense {n} x {m} kernel" + ("" if Yc is not None else " with facility location's block bounds "
+                                                      f"({gib(dense_kernel_bytes(n))} + {gib(block_bounds_bytes(n))})"),
+                 f"use a sparse kNN kernel instead, e.g. kernel(X, knn={t}) "
+                 f"({gib(8 * n * t * 2)} with its transpose; --knn {t} on the command line)", max_memory)
     values, scan = _core.dense_kernel(X, Yc, metric, float(gamma), threads)
     if clip_negative and scan[2] < 0:
         np.maximum(values, 0, out=values)
@@ -363,10 +372,7 @@ def ncd_kernel(texts: Sequence, queries: Optional[Sequence] = None, codec: str =
     if not texts or not other:
         raise ValueError("ncd_kernel needs at least one text (and one query when queries are given)")
     need = dense_kernel_bytes(len(texts), len(other)) * 3  # float64 NCD + float32 kernel
-    avail = available_memory()
-    if avail and need > 0.9 * avail:
-        raise ValueError(f"an NCD kernel of {len(texts)} x {len(other)} needs {_gib(need)}; only "
-                         f"{_gib(avail)} is available: select from a smaller pool or in parts")
+    check_memory(need, f"an NCD kernel of {len(texts)} x {len(other)}", "select from a smaller pool or in parts")
     values = 1.0 - ncd_matrix(texts, other, codec=codec, level=level, threads=threads)
     np.maximum(values, 0.0, out=values)
     return DenseKernel(values.astype(np.float32), metric="ncd", threads=threads)

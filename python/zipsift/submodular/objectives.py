@@ -21,12 +21,14 @@ to the lowest index. Results are deterministic for a seed whatever ``threads`` i
 """
 from __future__ import annotations
 
-from typing import Callable, Optional, Union
+from typing import Optional, Union
 
 import numpy as np
 
 from .. import _core
-from .kernels import (DenseKernel, SparseKernel, _gib, as_kernel, available_memory, block_bounds_bytes,
+from ..params import check_int, check_threads
+from ..progress import OnProgress, report
+from .kernels import (DenseKernel, SparseKernel, gib, as_kernel, available_memory, block_bounds_bytes,
                       dense_kernel_bytes)
 from .selection import OPTIMIZERS, Selection, resolve_budget
 
@@ -40,7 +42,6 @@ __all__ = [
     "disparity_min",
 ]
 
-Progress = Optional[Callable[[int], None]]
 
 
 def _check_values(k, what: str, nonnegative: bool, needed_by: str) -> None:
@@ -87,14 +88,12 @@ def _check_optimizer(optimizer: str, epsilon: float) -> None:
 
 def _run(name: str, k, budget, optimizer: str, *, floor=None, cap=None, lambda_: float = 0.5,
          regularizer: float = 1.0, epsilon: float = 0.1, seed: int = 0, stop_if_zero_gain: bool = False,
-         stop_if_negative_gain: bool = False, threads: int = 0, progress: Progress = None) -> Selection:
+         stop_if_negative_gain: bool = False, threads: int = 0, on_progress: Optional[OnProgress] = None) -> Selection:
     _check_optimizer(optimizer, epsilon)
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 0:
-        raise ValueError(f"threads must be an int >= 0 (0 = every usable core), got {threads!r}")
+    threads = check_threads(threads)
     n = k.shape[0]
     b = resolve_budget(budget, n)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = check_int(seed, "seed", 0, 2 ** 64 - 1)
     if isinstance(k, DenseKernel):
         _check_working_memory(name, k)
         kw = dict(rows=k.values, cols=None if k.symmetric else k.columns())
@@ -103,7 +102,8 @@ def _run(name: str, k, budget, optimizer: str, *, floor=None, cap=None, lambda_:
     indices, gains, objective, evaluations = _core.maximize(
         name, b, optimizer, n=n, floor=floor, cap=cap, lambda_=float(lambda_), regularizer=float(regularizer),
         epsilon=float(epsilon), seed=int(seed), stop_if_zero_gain=bool(stop_if_zero_gain),
-        stop_if_negative_gain=bool(stop_if_negative_gain), threads=int(threads), progress=progress, **kw)
+        stop_if_negative_gain=bool(stop_if_negative_gain), threads=threads,
+        progress=None if on_progress is None else (lambda picks: report(on_progress, picks, b)), **kw)
     return Selection(indices=indices, gains=gains, objective=float(objective), objective_name=name,
                      optimizer=optimizer, evaluations=int(evaluations), n=n)
 
@@ -119,23 +119,23 @@ def _check_working_memory(name: str, k: DenseKernel) -> None:
         extra += block_bounds_bytes(n)
     avail = available_memory()
     if avail and extra > 0.9 * avail:
-        raise ValueError(f"{name} over this dense {n} x {n} kernel needs {_gib(extra)} more (block bounds "
+        raise ValueError(f"{name} over this dense {n} x {n} kernel needs {gib(extra)} more (block bounds "
                          f"n²/4 bytes{', and the transpose of a non-symmetric kernel, 4n² bytes' if not k.symmetric else ''}) "
-                         f"but only {_gib(avail)} is available; use a sparse kNN kernel instead: "
+                         f"but only {gib(avail)} is available; use a sparse kNN kernel instead: "
                          "kernel(X, knn=32) (or --knn 32 on the command line)")
 
 
 _OPTIONS_DOC = """
     budget: a count, or a float in (0, 1] for a fraction of n. optimizer: naive | lazy | stochastic |
     lazier_than_lazy; epsilon and seed for the last two. stop_if_zero_gain / stop_if_negative_gain
-    end early when the best gain is 0 / negative. threads: 0 = every usable core. progress: called
-    with the number of picks about every 100 ms. Returns a Selection.
+    end early when the best gain is 0 / negative. threads: 0 = every usable core. on_progress:
+    ``(picks, budget)`` about every 100 ms (zipsift.progress; False stops the call). Returns a Selection.
 """
 
 
 def facility_location(K, budget: Union[int, float], optimizer: str = "lazy", *, epsilon: float = 0.1,
                       seed: int = 0, stop_if_zero_gain: bool = False, stop_if_negative_gain: bool = False,
-                      threads: int = 0, progress: Progress = None) -> Selection:
+                      threads: int = 0, on_progress: Optional[OnProgress] = None) -> Selection:
     """Facility location: f(A) = Σ_{i∈V} max_{j∈A} s_ij over a square kernel K (n, n), s ≥ 0.
 
     K: a DenseKernel / SparseKernel from ``kernel``, a float (n, n) numpy array, or a scipy.sparse
@@ -147,12 +147,12 @@ def facility_location(K, budget: Union[int, float], optimizer: str = "lazy", *, 
     k = _pool(K, True, "facility_location", threads)
     return _run("facility_location", k, budget, optimizer, epsilon=epsilon, seed=seed,
                 stop_if_zero_gain=stop_if_zero_gain, stop_if_negative_gain=stop_if_negative_gain,
-                threads=threads, progress=progress)
+                threads=threads, on_progress=on_progress)
 
 
 def flmi(K, K_query, budget: Union[int, float], eta: float = 1.0, optimizer: str = "lazy", *,
          epsilon: float = 0.1, seed: int = 0, stop_if_zero_gain: bool = False,
-         stop_if_negative_gain: bool = False, threads: int = 0, progress: Progress = None) -> Selection:
+         stop_if_negative_gain: bool = False, threads: int = 0, on_progress: Optional[OnProgress] = None) -> Selection:
     """Facility-location mutual information toward a query set Q (DELIFT's task-specific stage):
     f(A; Q) = Σ_{i∈V} min(max_{j∈A} s_ij, η · max_{q∈Q} s_iq).
 
@@ -165,12 +165,12 @@ def flmi(K, K_query, budget: Union[int, float], eta: float = 1.0, optimizer: str
     cap = (np.float32(eta) * qmax).astype(np.float32)
     return _run("facility_location", k, budget, optimizer, cap=cap, epsilon=epsilon, seed=seed,
                 stop_if_zero_gain=stop_if_zero_gain, stop_if_negative_gain=stop_if_negative_gain,
-                threads=threads, progress=progress)
+                threads=threads, on_progress=on_progress)
 
 
 def flcg(K, K_private, budget: Union[int, float], nu: float = 1.0, optimizer: str = "lazy", *,
          epsilon: float = 0.1, seed: int = 0, stop_if_zero_gain: bool = False,
-         stop_if_negative_gain: bool = False, threads: int = 0, progress: Progress = None) -> Selection:
+         stop_if_negative_gain: bool = False, threads: int = 0, on_progress: Optional[OnProgress] = None) -> Selection:
     """Facility-location conditional gain given a private set P (DELIFT's continual stage):
     f(A | P) = Σ_{i∈V} max(max_{j∈A} s_ij − ν · max_{p∈P} s_ip, 0).
 
@@ -183,12 +183,12 @@ def flcg(K, K_private, budget: Union[int, float], nu: float = 1.0, optimizer: st
     floor = (np.float32(nu) * pmax).astype(np.float32)
     return _run("facility_location", k, budget, optimizer, floor=floor, epsilon=epsilon, seed=seed,
                 stop_if_zero_gain=stop_if_zero_gain, stop_if_negative_gain=stop_if_negative_gain,
-                threads=threads, progress=progress)
+                threads=threads, on_progress=on_progress)
 
 
 def graph_cut(K, budget: Union[int, float], lambda_: float = 0.5, optimizer: str = "lazy", *,
               epsilon: float = 0.1, seed: int = 0, stop_if_zero_gain: bool = False,
-              stop_if_negative_gain: bool = False, threads: int = 0, progress: Progress = None) -> Selection:
+              stop_if_negative_gain: bool = False, threads: int = 0, on_progress: Optional[OnProgress] = None) -> Selection:
     """Graph cut: f(A) = Σ_{i∈V, j∈A} s_ij − λ Σ_{i,j∈A} s_ij (the second sum over ordered pairs,
     diagonal included). Monotone for λ ≤ 0.5; s ≥ 0."""
     k = _pool(K, True, "graph_cut", threads)
@@ -196,13 +196,13 @@ def graph_cut(K, budget: Union[int, float], lambda_: float = 0.5, optimizer: str
         raise ValueError(f"lambda_ must be a finite number >= 0, got {lambda_!r}")
     return _run("graph_cut", k, budget, optimizer, lambda_=lambda_, epsilon=epsilon, seed=seed,
                 stop_if_zero_gain=stop_if_zero_gain, stop_if_negative_gain=stop_if_negative_gain,
-                threads=threads, progress=progress)
+                threads=threads, on_progress=on_progress)
 
 
 def log_determinant(K, budget: Union[int, float], regularizer: float = 1.0, optimizer: str = "lazy", *,
                     epsilon: float = 0.1, seed: int = 0, stop_if_zero_gain: bool = False,
                     stop_if_negative_gain: bool = False, threads: int = 0,
-                    progress: Progress = None) -> Selection:
+                    on_progress: Optional[OnProgress] = None) -> Selection:
     """Log determinant: f(A) = log det(S_A + r·I), r = ``regularizer``, by incremental Cholesky.
 
     K must be dense and symmetric, S + r·I positive definite on the picks (ValueError otherwise).
@@ -218,12 +218,12 @@ def log_determinant(K, budget: Union[int, float], regularizer: float = 1.0, opti
         raise ValueError(f"regularizer must be a finite number >= 0, got {regularizer!r}")
     return _run("log_determinant", k, budget, optimizer, regularizer=regularizer, epsilon=epsilon, seed=seed,
                 stop_if_zero_gain=stop_if_zero_gain, stop_if_negative_gain=stop_if_negative_gain,
-                threads=threads, progress=progress)
+                threads=threads, on_progress=on_progress)
 
 
 def disparity_sum(K, budget: Union[int, float], optimizer: str = "naive", *, epsilon: float = 0.1, seed: int = 0,
                   stop_if_zero_gain: bool = False, stop_if_negative_gain: bool = False, threads: int = 0,
-                  progress: Progress = None) -> Selection:
+                  on_progress: Optional[OnProgress] = None) -> Selection:
     """Disparity sum: f(A) = Σ_{i<j∈A} d_ij with d_ij = 1 − (s_ij + s_ji)/2 (similarities in [0, 1]
     give distances in [0, 1]). Supermodular: a gain grows as A grows, so stale gains bound nothing
     and only ``naive`` and ``stochastic`` apply (``lazy`` raises ValueError)."""
@@ -233,12 +233,12 @@ def disparity_sum(K, budget: Union[int, float], optimizer: str = "naive", *, eps
     k = _pool(K, False, "disparity_sum", threads)
     return _run("disparity_sum", k, budget, optimizer, epsilon=epsilon, seed=seed,
                 stop_if_zero_gain=stop_if_zero_gain, stop_if_negative_gain=stop_if_negative_gain,
-                threads=threads, progress=progress)
+                threads=threads, on_progress=on_progress)
 
 
 def disparity_min(K, budget: Union[int, float], optimizer: str = "lazy", *, epsilon: float = 0.1, seed: int = 0,
                   stop_if_zero_gain: bool = False, stop_if_negative_gain: bool = False, threads: int = 0,
-                  progress: Progress = None) -> Selection:
+                  on_progress: Optional[OnProgress] = None) -> Selection:
     """Disparity min: f(A) = min_{i≠j∈A} d_ij, d_ij = 1 − (s_ij + s_ji)/2 (0 while |A| < 2).
 
     Not submodular: the greedy is the max–min dispersion greedy (a 2-approximation), picking the
@@ -248,4 +248,4 @@ def disparity_min(K, budget: Union[int, float], optimizer: str = "lazy", *, epsi
     k = _pool(K, False, "disparity_min", threads)
     return _run("disparity_min", k, budget, optimizer, epsilon=epsilon, seed=seed,
                 stop_if_zero_gain=stop_if_zero_gain, stop_if_negative_gain=stop_if_negative_gain,
-                threads=threads, progress=progress)
+                threads=threads, on_progress=on_progress)
