@@ -118,3 +118,29 @@ def test_select_zipfit_length_fair_cli_fits_on_first_records_and_reports_the_bas
     rep = json.loads(report.read_text())
     assert rep["params"]["length_fair"] is True and rep["fit"]["records"] == 120
     assert rep["params"]["length_baseline"]["ln_length"] == fair.length_knots.tolist()
+
+
+def test_length_fair_selection_does_not_depend_on_input_order_when_lengths_tie():
+    # 141 chunks of exactly 300 bytes and 40 shorter ones: with 16 bins, several bins hold only
+    # 300-byte chunks, whose knots coincide; the baseline must not depend on which bin np.interp keeps.
+    source = "".join(p.read_text(encoding="utf-8") for p in sorted(STDLIB.glob("*.py"))[:40])
+    source = source.encode("ascii", "ignore").decode()
+    chunks = [source[i:i + 300] for i in range(0, 300 * 141, 300)]
+    shorter = [source[50_000 + 400 * i:50_000 + 400 * i + 60 + 5 * i] for i in range(40)]
+    pool = chunks + shorter
+    targets = [source[200_000 + 500 * i:200_000 + 500 * i + 300] for i in range(10)]
+
+    def picks(order):
+        texts = [pool[i] for i in order]
+        fit = ZipFit(targets, length_fair=True).fit_length_baseline(texts)
+        assert np.all(np.diff(fit.length_knots) > 0)
+        return {item.record for item in fit.select(texts, k=30)}
+
+    forward = list(range(len(pool)))
+    assert picks(forward) == picks(forward[::-1]) == picks(random.Random(3).sample(forward, len(pool)))
+
+
+def test_length_fair_default_bins_fit_a_pool_smaller_than_sixteen():
+    fair = ZipFit(["def f(x): return x + 1"], length_fair=True).fit_length_baseline(
+        ["a = 1", "def g(): pass", "import os", "x = [1, 2]"])
+    assert len(fair.length_knots) == 4
