@@ -34,10 +34,22 @@ def test_local_augment_with_smollm2_parses_inferences_into_training_examples(cha
 
 
 def test_local_chat_is_deterministic_and_uses_the_chat_template(chat):
+    import torch
+
     prompt = "Name one colour."
     a, b = chat(prompt), chat(prompt)
     assert a == b and isinstance(a, str) and a
     assert "<|im_start|>" not in a and "<|im_end|>" not in a   # special tokens are removed
+    # The reply is greedy decoding of the model's own chat template around the prompt, decoded
+    # without special tokens: the same text as transformers gives for that conversation.
+    ids = chat.tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                             return_tensors="pt")
+    ids = ids if isinstance(ids, torch.Tensor) else ids["input_ids"]
+    with torch.inference_mode():
+        out = chat.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=48, do_sample=False,
+                                  temperature=None, top_p=None, top_k=None,
+                                  pad_token_id=chat.tokenizer.pad_token_id or chat.tokenizer.eos_token_id)
+    assert a == chat.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()
 
 
 def test_local_chat_rejects_bad_settings(chat, tmp_path):

@@ -65,7 +65,8 @@ def test_compat_log_importance_matches_data_selection_to_1e9(data, tmp_path):
     assert 0 < len(eligible) < len(data["pool"])
     kept = ours.select(data["pool"], k=len(data["pool"]), method="topk", min_example_length=ref.min_example_length)
     assert sorted(s.index for s in kept) == eligible
-    assert ds is not None
+    # The package that was compared against is the one the test asked for, with its n-gram settings.
+    assert ds.HashedNgramDSIR is HashedNgramDSIR and ref.ngrams == ours.ngrams == 2
 
 
 def test_topk_keeps_the_largest_log_importance_in_order(data, fitted):

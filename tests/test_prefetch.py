@@ -27,6 +27,26 @@ def test_error_of_the_source_is_raised_after_the_items_before_it():
     assert got == [0, 1, 2, 3, 4]
 
 
+def _readers(before):
+    return [t for t in set(threading.enumerate()) - before if t.name == "zipsift-prefetch"]
+
+
+def _wait_until(condition, seconds: float = 30.0) -> bool:
+    """Poll ``condition`` until it holds (a liveness wait, not a timing assertion)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def _all_stopped(threads, seconds: float = 30.0) -> bool:
+    for t in threads:
+        t.join(seconds)
+    return not any(t.is_alive() for t in threads)
+
+
 def test_reader_stays_at_most_depth_items_ahead_and_stops_when_closed():
     produced = []
     before = set(threading.enumerate())
@@ -38,12 +58,16 @@ def test_reader_stays_at_most_depth_items_ahead_and_stops_when_closed():
 
     it = prefetch(source(), depth=2)
     assert next(it) == 0
+    # The reader does read ahead (a stalled one never gets here): the item handed out, `depth`
+    # queued, and one more read and waiting for room ...
+    assert _wait_until(lambda: len(produced) >= 4)
+    readers = _readers(before)
+    assert len(readers) == 1
     time.sleep(0.3)
-    assert len(produced) <= 4  # the item handed out, `depth` queued, one waiting to be queued
+    assert len(produced) == 4  # ... and no further
     it.close()
-    time.sleep(0.3)
-    assert len(produced) <= 4
-    assert not [t for t in set(threading.enumerate()) - before if t.name == "zipsift-prefetch"]
+    assert _all_stopped(readers)  # closing stops the thread
+    assert len(produced) == 4
 
 
 def test_a_failing_selection_stops_its_reader_thread_at_once():
@@ -54,8 +78,7 @@ def test_a_failing_selection_stops_its_reader_thread_at_once():
     records = ({"text": "x = %d" % i} if i != 3 else {"body": "no text"} for i in range(100_000))
     with pytest.raises(ValueError, match="record 3 has no field"):
         scorer.select(records, k=1, batch_size=2)
-    time.sleep(0.3)
-    assert not [t for t in set(threading.enumerate()) - before if t.name == "zipsift-prefetch"]
+    assert _all_stopped(_readers(before), seconds=5.0) and not _readers(before)
 
 
 def test_bad_depth_is_refused():

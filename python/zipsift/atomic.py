@@ -29,7 +29,7 @@ import socket
 import stat
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Union
 
 import zstandard
 
@@ -263,32 +263,3 @@ class AtomicWriter:
                 except FileNotFoundError:
                     pass
         return False
-
-
-def check_distinct(outputs: Sequence[tuple], inputs: Sequence[tuple] = ()) -> None:
-    """Refuse, before any work, an output that is also an input or another output.
-
-    outputs, inputs: (option name, path) pairs; an input path may be a directory or a glob (every
-    file it names counts). Raises OutputError."""
-    from .io import expand_paths
-
-    outs = [(name, path) for name, path in outputs if path is not None]
-    for i, (name_a, a) in enumerate(outs):
-        for name_b, b in outs[i + 1:]:
-            if same_file(a, b):
-                raise OutputError(f"{name_a} and {name_b} are the same file ({a}); give them different names")
-    for name_in, spec in inputs:
-        specs = [s for s in (spec if isinstance(spec, (list, tuple)) else [spec]) if s is not None]
-        if not specs:
-            continue
-        try:
-            files = expand_paths(specs)
-        except (OSError, ValueError):  # not a dataset (an .npy, a .csv): compare the files as given
-            files = [Path(s) for s in specs if os.path.isfile(s)]
-        for name_out, out in outs:
-            if is_stdout(out):
-                continue
-            for f in files:
-                if same_file(f, out):
-                    raise OutputError(f"{name_out} {out} is also an input ({name_in} {f}); writing it would "
-                                      f"destroy the input: choose another output name")

@@ -16,6 +16,7 @@ from typing import List, Sequence
 import numpy as np
 
 from .ncd import ncd_matrix
+from .params import DEFAULT_CODEC, DEFAULT_LEVEL
 
 __all__ = ["UNIQUE_RULES", "normalize_text", "duplicate_groups", "unique_count"]
 
@@ -39,7 +40,7 @@ def _check_rule(unique: str, threshold) -> None:
 
 
 def duplicate_groups(texts: Sequence[str], unique: str = "exact", threshold: float = 0.25,
-                     codec: str = "gzip", level: int = 9, threads: int = 0) -> np.ndarray:
+                     codec: str = DEFAULT_CODEC, level: int = DEFAULT_LEVEL, threads: int = 0) -> np.ndarray:
     """Group label of each text: int64 array of shape (n,).
 
     ``labels[i]`` is the index of the first text of i's group, so ``labels[i] == i`` marks the first

@@ -22,6 +22,7 @@ from typing import Iterable, Union
 import numpy as np
 
 from . import _core
+from .params import DEFAULT_CODEC, DEFAULT_LEVEL
 
 Text = Union[str, bytes]
 
@@ -56,12 +57,12 @@ def build_info() -> dict:
     }
 
 
-def compressed_sizes(texts: Iterable[Text], codec: str = "gzip", level: int = 9, threads: int = 0) -> np.ndarray:
+def compressed_sizes(texts: Iterable[Text], codec: str = DEFAULT_CODEC, level: int = DEFAULT_LEVEL, threads: int = 0) -> np.ndarray:
     """C(s) for every text: int64 array of shape (n,)."""
     return _core.compressed_sizes(texts, codec, level, threads)
 
 
-def ncd_matrix(a: Iterable[Text], b: Iterable[Text], codec: str = "gzip", level: int = 9,
+def ncd_matrix(a: Iterable[Text], b: Iterable[Text], codec: str = DEFAULT_CODEC, level: int = DEFAULT_LEVEL,
                threads: int = 0) -> np.ndarray:
     """float64 array of shape (len(a), len(b)); entry (i, j) is NCD(a_i, b_j).
 
@@ -78,7 +79,7 @@ class TargetSet:
     re-encoding and re-compressing the targets on every batch.
     """
 
-    def __init__(self, targets: Iterable[Text], codec: str = "gzip", level: int = 9, threads: int = 0):
+    def __init__(self, targets: Iterable[Text], codec: str = DEFAULT_CODEC, level: int = DEFAULT_LEVEL, threads: int = 0):
         self._native = _core.TargetSet(targets, codec, level, threads)
         self.threads = threads
 
@@ -98,7 +99,7 @@ class TargetSet:
         return self._native.alignment(candidates, self.threads if threads is None else threads)
 
 
-def alignment(candidates: Iterable[Text], targets: Iterable[Text], codec: str = "gzip", level: int = 9,
+def alignment(candidates: Iterable[Text], targets: Iterable[Text], codec: str = DEFAULT_CODEC, level: int = DEFAULT_LEVEL,
               threads: int = 0) -> np.ndarray:
     """ZIP-FIT alignment: float64 array of shape (len(candidates),).
 

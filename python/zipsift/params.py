@@ -17,14 +17,19 @@ from __future__ import annotations
 import numbers
 from typing import Optional
 
-from . import _core
+from ._core import MAX_THREADS as _CORE_MAX_THREADS
+from ._core import usable_cores as _core_usable_cores
 
-__all__ = ["MAX_THREADS", "INT32_MAX", "INT64_MAX", "usable_cores", "range_words", "check_int", "expected_int",
+__all__ = ["DEFAULT_CODEC", "DEFAULT_LEVEL", "MAX_THREADS", "INT32_MAX", "INT64_MAX", "usable_cores", "range_words", "check_int", "expected_int",
            "check_threads",
            "resolve_threads", "threads_range", "torch_threads"]
 
 # The most threads one call may ask for; the core's own limit (kMaxThreads in csrc/parallel.h).
-MAX_THREADS: int = int(_core.MAX_THREADS)
+MAX_THREADS: int = int(_CORE_MAX_THREADS)
+# The compressor every NCD-based call uses unless told otherwise: ZIP-FIT's published setting
+# (gzip at level 9), exact against CPython's gzip module.
+DEFAULT_CODEC = "gzip"
+DEFAULT_LEVEL = 9
 # The largest value a native `int` parameter (a codec level, a window size) holds.
 INT32_MAX = 2 ** 31 - 1
 # The largest value a native 64-bit size parameter (a dictionary's bytes) holds.
@@ -33,7 +38,7 @@ INT64_MAX = 2 ** 63 - 1
 
 def usable_cores() -> int:
     """Cores this process may run on (its affinity mask), 1 to MAX_THREADS: what ``threads=0`` means."""
-    return int(_core.usable_cores())
+    return int(_core_usable_cores())
 
 
 def _as_int(value) -> Optional[int]:

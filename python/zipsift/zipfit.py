@@ -22,7 +22,7 @@ from typing import Any, Iterable, List, Optional
 import numpy as np
 
 from .ncd import TargetSet, Text
-from .params import INT32_MAX, check_int, check_threads
+from .params import DEFAULT_CODEC, DEFAULT_LEVEL, INT32_MAX, check_int, check_threads
 from .progress import Meter, OnProgress
 from .stream import ScoredRecord, batched, record_text, select_by_score, utf8_size
 
@@ -70,7 +70,7 @@ class ZipFit:
         always share a bin, so there may be fewer bins than asked.
     """
 
-    def __init__(self, targets: Iterable[Text], codec: str = "gzip", level: int = 9, threads: int = 0,
+    def __init__(self, targets: Iterable[Text], codec: str = DEFAULT_CODEC, level: int = DEFAULT_LEVEL, threads: int = 0,
                  length_fair: bool = False, length_bins: Optional[int] = None):
         if not isinstance(length_fair, bool):
             raise ValueError(f"length_fair must be True or False, got {length_fair!r}")

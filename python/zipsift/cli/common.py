@@ -1,14 +1,17 @@
-"""What every zipsift command shares: progress on stderr, JSON reports, the selection pipeline
-(read targets, stream sources, keep the best, write atomically), and error handling."""
+"""What every zipsift command shares: its arguments, the checks of its outputs (distinct from its
+inputs, writable), JSON reports, the selection pipeline (read targets, stream sources, keep the
+best, write atomically), and error handling."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional, Protocol
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence
 
 from .. import __version__
-from ..atomic import OutputError, check_distinct, check_output, is_stdout, resolve_output
+from ..atomic import OutputError, check_output, is_stdout, resolve_output, same_file
 from ..io import MISSING_FIELD, AtomicWriter, ReadStats, dumps_record, expand_paths, iter_records, read_texts
 from ..ncd import build_info
 from ..params import INT32_MAX, check_threads, expected_int, resolve_threads, threads_range
@@ -54,6 +57,33 @@ def report_header(command: str, method: Optional[str] = None, threads: Optional[
     if threads is not None:
         header["threads"] = resolve_threads(threads)
     return header
+
+
+def check_distinct(outputs: Sequence[tuple], inputs: Sequence[tuple] = ()) -> None:
+    """Refuse, before any work, an output that is also an input or another output.
+
+    outputs, inputs: (option name, path) pairs; an input path may be a directory or a glob (every
+    file it names counts). Raises OutputError."""
+    outs = [(name, path) for name, path in outputs if path is not None]
+    for i, (name_a, a) in enumerate(outs):
+        for name_b, b in outs[i + 1:]:
+            if same_file(a, b):
+                raise OutputError(f"{name_a} and {name_b} are the same file ({a}); give them different names")
+    for name_in, spec in inputs:
+        specs = [s for s in (spec if isinstance(spec, (list, tuple)) else [spec]) if s is not None]
+        if not specs:
+            continue
+        try:
+            files = expand_paths(specs)
+        except (OSError, ValueError):  # not a dataset (an .npy, a .csv): compare the files as given
+            files = [Path(s) for s in specs if os.path.isfile(s)]
+        for name_out, out in outs:
+            if is_stdout(out):
+                continue
+            for f in files:
+                if same_file(f, out):
+                    raise OutputError(f"{name_out} {out} is also an input ({name_in} {f}); writing it would "
+                                      f"destroy the input: choose another output name")
 
 
 def write_report(path: str, report: Dict[str, Any]) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..params import DEFAULT_CODEC, DEFAULT_LEVEL
 from ..zipfit import ZipFit
 from .common import add_select_arguments, native_int, positive_int, run_select
 
@@ -33,8 +34,8 @@ def register(select_commands: argparse._SubParsersAction) -> None:
         description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_select_arguments(parser, score_field="zipfit_score")
     method = parser.add_argument_group("ZIP-FIT")
-    method.add_argument("--codec", default="gzip", help="gzip (default), zlib or zstd; see `zipsift codecs`")
-    method.add_argument("--level", type=native_int, default=9,
+    method.add_argument("--codec", default=DEFAULT_CODEC, help="gzip (default), zlib or zstd; see `zipsift codecs`")
+    method.add_argument("--level", type=native_int, default=DEFAULT_LEVEL,
                         help="compression level (default 9; gzip/zlib 1-9, level 0 is refused)")
     method.add_argument("--length-fair", action="store_true",
                         help="score alignment minus the pool's mean alignment at the same length "
