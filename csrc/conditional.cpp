@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "zstd_context.h"
+
 #ifdef ZIPSIFT_HAVE_ZSTD
 // The raw-content dictionary constructor (ZSTD_createCDict_advanced2) is in libzstd's stable-ABI
 // "experimental" section: plain ZSTD_createCDict would parse a target starting with zstd's
@@ -25,68 +27,22 @@ void check(std::size_t rc, const char* what) {
     if (ZSTD_isError(rc)) throw std::runtime_error(std::string(what) + ": " + ZSTD_getErrorName(rc));
 }
 
-// One reusable compression context and output buffer per worker thread.
-class Worker {
-public:
-    Worker() : cctx_(ZSTD_createCCtx()) {
-        if (!cctx_) throw std::bad_alloc();
+// C(x | D) combined over every dictionary of `dicts`, on a worker's context.
+double combined(ZstdContext& zstd, const std::uint8_t* x, std::size_t n, const ConditionalCompressor& dicts,
+                DictCombine combine) {
+    std::int64_t best = 0, sum = 0;
+    for (std::size_t k = 0; k < dicts.dictionaries(); ++k) {
+        std::int64_t c = zstd.size_with_dict(x, n, dicts.cdict(k));
+        best = k == 0 ? c : std::min(best, c);
+        sum += c;
     }
-    ~Worker() { ZSTD_freeCCtx(cctx_); }
-    Worker(const Worker&) = delete;
-    Worker& operator=(const Worker&) = delete;
+    // Integer sum then one division: the same value whatever the thread that computed it.
+    return combine == DictCombine::min ? static_cast<double>(best)
+                                       : static_cast<double>(sum) / static_cast<double>(dicts.dictionaries());
+}
 
-    std::int64_t plain(const std::uint8_t* x, std::size_t n, int level) {
-        reserve(n);
-        std::size_t rc = ZSTD_compressCCtx(cctx_, out_.data(), out_.size(), x, n, level);
-        check(rc, "zstd compression failed");
-        return static_cast<std::int64_t>(rc);
-    }
-
-    std::int64_t with_dict(const std::uint8_t* x, std::size_t n, const void* cdict) {
-        reserve(n);
-        std::size_t rc = ZSTD_compress_usingCDict(cctx_, out_.data(), out_.size(), x, n,
-                                                  static_cast<const ZSTD_CDict*>(cdict));
-        check(rc, "zstd compression with a dictionary failed");
-        return static_cast<std::int64_t>(rc);
-    }
-
-    // C(x | D) combined over every dictionary of `dicts`.
-    double combined(const std::uint8_t* x, std::size_t n, const ConditionalCompressor& dicts, DictCombine combine) {
-        std::int64_t best = 0, sum = 0;
-        for (std::size_t k = 0; k < dicts.dictionaries(); ++k) {
-            std::int64_t c = with_dict(x, n, dicts.cdict(k));
-            best = k == 0 ? c : std::min(best, c);
-            sum += c;
-        }
-        // Integer sum then one division: the same value whatever the thread that computed it.
-        return combine == DictCombine::min ? static_cast<double>(best)
-                                           : static_cast<double>(sum) / static_cast<double>(dicts.dictionaries());
-    }
-
-private:
-    void reserve(std::size_t n) {
-        std::size_t bound = ZSTD_compressBound(n);
-        if (out_.size() < bound) out_.resize(bound);
-    }
-    ZSTD_CCtx* cctx_;
-    std::vector<std::uint8_t> out_;
-};
-
-class Workers {
-public:
-    explicit Workers(int threads) : workers_(resolve_threads(threads)) {}
-    Worker& operator[](int w) {
-        if (!workers_[w]) workers_[w] = std::make_unique<Worker>();
-        return *workers_[w];
-    }
-
-private:
-    std::vector<std::unique_ptr<Worker>> workers_;
-};
-
-void run(std::size_t n, std::size_t grain, int threads,
-         const std::function<void(int, std::size_t, std::size_t)>& body, const KeepGoing& keep_going) {
-    if (!parallel_for(n, grain, threads, body, keep_going)) throw Cancelled{};
+PerWorker<ZstdContext> contexts(int threads) {
+    return PerWorker<ZstdContext>(threads, [] { return std::make_unique<ZstdContext>(); });
 }
 
 // Whole texts in input order while the chunk stays within dict_bytes; a longer text is cut.
@@ -131,7 +87,7 @@ ConditionalCompressor::ConditionalCompressor(const Tape& texts, int level, std::
     chunks_ = pack(texts, dict_bytes);
     cdicts_.assign(chunks_.size(), nullptr);
     try {
-        run(
+        run_parallel(
             chunks_.size(), 1, threads,
             [&](int, std::size_t begin, std::size_t end) {
                 for (std::size_t k = begin; k < end; ++k) {
@@ -167,17 +123,17 @@ void compression_gain(const Tape& candidates, const ConditionalCompressor& targe
             throw std::invalid_argument("candidates[" + std::to_string(i) +
                                         "] is empty: the gain is per byte of text, so an empty text has none; "
                                         "drop empty texts first (zipsift's readers refuse or skip them)");
-    Workers workers(threads);
-    run(
+    PerWorker<ZstdContext> workers = contexts(threads);
+    run_parallel(
         candidates.size(), kCandidatesPerTask, threads,
         [&](int w, std::size_t begin, std::size_t end) {
-            Worker& worker = workers[w];
+            ZstdContext& zstd = workers[w];
             for (std::size_t i = begin; i < end; ++i) {
                 const std::uint8_t* x = candidates.data(i);
                 std::size_t n = candidates.length(i);
-                double c_t = worker.combined(x, n, target, combine);
-                double base = reference ? worker.combined(x, n, *reference, combine)
-                                        : static_cast<double>(worker.plain(x, n, target.level()));
+                double c_t = combined(zstd, x, n, target, combine);
+                double base = reference ? combined(zstd, x, n, *reference, combine)
+                                        : static_cast<double>(zstd.size(x, n, target.level()));
                 out[i] = {8.0 * (base - c_t) / static_cast<double>(n), c_t, base};
             }
         },
@@ -186,15 +142,15 @@ void compression_gain(const Tape& candidates, const ConditionalCompressor& targe
 
 void conditional_sizes(const Tape& texts, const ConditionalCompressor& dicts, int threads,
                        const KeepGoing& keep_going, std::int64_t* out) {
-    Workers workers(threads);
+    PerWorker<ZstdContext> workers = contexts(threads);
     const std::size_t k = dicts.dictionaries();
-    run(
+    run_parallel(
         texts.size(), kCandidatesPerTask, threads,
         [&](int w, std::size_t begin, std::size_t end) {
-            Worker& worker = workers[w];
+            ZstdContext& zstd = workers[w];
             for (std::size_t i = begin; i < end; ++i)
                 for (std::size_t d = 0; d < k; ++d)
-                    out[i * k + d] = worker.with_dict(texts.data(i), texts.length(i), dicts.cdict(d));
+                    out[i * k + d] = zstd.size_with_dict(texts.data(i), texts.length(i), dicts.cdict(d));
         },
         keep_going);
 }

@@ -142,6 +142,11 @@ bool parallel_for(std::size_t n, std::size_t grain, int threads,
                       poll_ms);
 }
 
+void run_parallel(std::size_t n, std::size_t grain, int threads,
+                  const std::function<void(int, std::size_t, std::size_t)>& body, const KeepGoing& keep_going) {
+    if (!parallel_for(n, grain, threads, body, keep_going)) throw Cancelled{};
+}
+
 std::vector<std::size_t> tape_chunks(const Tape& texts, std::size_t max_bytes, std::size_t max_items) {
     const std::size_t n = texts.size();
     std::vector<std::size_t> starts{0};

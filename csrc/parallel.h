@@ -12,6 +12,8 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "tape.h"
@@ -69,6 +71,31 @@ std::vector<std::size_t> tape_chunks(const Tape& texts, std::size_t max_bytes = 
 bool parallel_for_tape(const Tape& texts, int threads,
                        const std::function<void(int worker, std::size_t begin, std::size_t end)>& body,
                        const std::function<bool()>& keep_going);
+
+// parallel_for for an entry point: a call cancelled through keep_going throws Cancelled{} (which
+// the bindings turn back into KeyboardInterrupt) instead of returning false.
+void run_parallel(std::size_t n, std::size_t grain, int threads,
+                  const std::function<void(int worker, std::size_t begin, std::size_t end)>& body,
+                  const KeepGoing& keep_going);
+
+// State each worker of a parallel_for owns (a compressor context, a meter, buffers), made on the
+// worker's first chunk by `make` and reused for every later chunk: `per_worker[w]` inside the body.
+// Sized for resolve_threads(threads) workers; a worker that gets no chunk makes nothing.
+template <class T>
+class PerWorker {
+public:
+    PerWorker(int threads, std::function<std::unique_ptr<T>()> make)
+        : make_(std::move(make)), items_(static_cast<std::size_t>(resolve_threads(threads))) {}
+    T& operator[](int worker) {
+        auto& item = items_[static_cast<std::size_t>(worker)];
+        if (!item) item = make_();
+        return *item;
+    }
+
+private:
+    std::function<std::unique_ptr<T>()> make_;
+    std::vector<std::unique_ptr<T>> items_;
+};
 
 // True on a worker thread of a parallel_for that is being cancelled (Ctrl-C, or another worker
 // failed); false elsewhere. A body working on one long item polls it and throws Cancelled{}.

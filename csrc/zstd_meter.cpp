@@ -1,13 +1,10 @@
 #ifdef ZIPSIFT_HAVE_ZSTD
 #include "zstd_meter.h"
 
-#include <zstd.h>
-
 #include <cstring>
-#include <new>
-#include <stdexcept>
-#include <string>
 #include <vector>
+
+#include "zstd_context.h"
 
 namespace zipsift {
 
@@ -15,12 +12,7 @@ namespace {
 
 class ZstdMeter final : public SizeMeter {
 public:
-    explicit ZstdMeter(const CodecSpec& spec) : SizeMeter(spec), level_(spec.level), cctx_(ZSTD_createCCtx()) {
-        if (!cctx_) throw std::bad_alloc();
-    }
-    ~ZstdMeter() override { ZSTD_freeCCtx(cctx_); }
-    ZstdMeter(const ZstdMeter&) = delete;
-    ZstdMeter& operator=(const ZstdMeter&) = delete;
+    explicit ZstdMeter(const CodecSpec& spec) : SizeMeter(spec), level_(spec.level) {}
 
     std::int64_t size(const std::uint8_t* a, std::size_t na, const std::uint8_t* b, std::size_t nb) override {
         const std::uint8_t* src = a;
@@ -34,17 +26,13 @@ public:
             std::memcpy(joined_.data() + na, b, nb);
             src = joined_.data();
         }
-        std::size_t bound = ZSTD_compressBound(n);
-        if (out_.size() < bound) out_.resize(bound);
-        std::size_t rc = ZSTD_compressCCtx(cctx_, out_.data(), out_.size(), src, n, level_);
-        if (ZSTD_isError(rc)) throw std::runtime_error(std::string("zstd compression failed: ") + ZSTD_getErrorName(rc));
-        return static_cast<std::int64_t>(rc);
+        return context_.size(src, n, level_);
     }
 
 private:
     int level_;
-    ZSTD_CCtx* cctx_;
-    std::vector<std::uint8_t> joined_, out_;
+    ZstdContext context_;
+    std::vector<std::uint8_t> joined_;
 };
 }  // namespace
 

@@ -25,7 +25,6 @@ namespace {
 std::unique_ptr<ConditionalCompressor> make_dictionaries(py::handle texts, int level, long long dict_bytes,
                                                          Threads threads) {
     make_codec_spec("zstd", level);  // validates the level, or says zstd is not compiled in
-    resolve_threads(threads);
     if (dict_bytes < 0) dict_bytes = static_cast<long long>(zstd_window_bytes(level));
     Tape tape = tape_from_texts(texts, "texts");
     std::unique_ptr<ConditionalCompressor> dicts;
@@ -45,7 +44,6 @@ DictCombine parse_combine(const std::string& combine) {
 py::tuple py_compression_gain(py::handle candidates, const ConditionalCompressor& target,
                               const ConditionalCompressor* reference, const std::string& combine, Threads threads) {
     DictCombine rule = parse_combine(combine);
-    resolve_threads(threads);
     if (reference && reference->level() != target.level())
         throw py::value_error("the reference dictionaries were built at level " + std::to_string(reference->level()) +
                               " and the targets' at " + std::to_string(target.level()) + "; use one level");
@@ -64,7 +62,6 @@ py::tuple py_compression_gain(py::handle candidates, const ConditionalCompressor
 }
 
 py::array_t<std::int64_t> py_conditional_sizes(py::handle texts, const ConditionalCompressor& dicts, Threads threads) {
-    resolve_threads(threads);
     Tape tape = tape_from_texts(texts, "texts");
     py::array_t<std::int64_t> out({static_cast<py::ssize_t>(tape.size()), static_cast<py::ssize_t>(dicts.dictionaries())});
     std::int64_t* dst = out.mutable_data();

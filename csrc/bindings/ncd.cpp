@@ -21,7 +21,6 @@ namespace {
 
 py::array_t<std::int64_t> py_compressed_sizes(py::handle texts, const std::string& codec, int level, Threads threads) {
     CodecSpec spec = make_codec_spec(codec, level);
-    resolve_threads(threads);
     Tape tape = tape_from_texts(texts, "texts");
     py::array_t<std::int64_t> out(static_cast<py::ssize_t>(tape.size()));
     std::int64_t* dst = out.mutable_data();
@@ -31,7 +30,6 @@ py::array_t<std::int64_t> py_compressed_sizes(py::handle texts, const std::strin
 
 py::array_t<double> py_ncd_matrix(py::handle a, py::handle b, const std::string& codec, int level, Threads threads) {
     CodecSpec spec = make_codec_spec(codec, level);
-    resolve_threads(threads);
     Tape ta = tape_from_texts(a, "a"), tb = tape_from_texts(b, "b");
     py::array_t<double> out({static_cast<py::ssize_t>(ta.size()), static_cast<py::ssize_t>(tb.size())});
     double* dst = out.mutable_data();
@@ -41,7 +39,6 @@ py::array_t<double> py_ncd_matrix(py::handle a, py::handle b, const std::string&
 
 std::unique_ptr<TargetSet> make_target_set(py::handle targets, const std::string& codec, int level, Threads threads) {
     CodecSpec spec = make_codec_spec(codec, level);
-    resolve_threads(threads);
     Tape tape = tape_from_texts(targets, "targets");
     if (tape.size() == 0)
         throw py::value_error("targets is empty: alignment is a mean over the targets, so give at least one");
@@ -51,7 +48,6 @@ std::unique_ptr<TargetSet> make_target_set(py::handle targets, const std::string
 }
 
 py::array_t<double> py_alignment(const TargetSet& set, py::handle candidates, Threads threads) {
-    resolve_threads(threads);
     Tape tape = tape_from_texts(candidates, "candidates");
     py::array_t<double> out(static_cast<py::ssize_t>(tape.size()));
     double* dst = out.mutable_data();

@@ -86,7 +86,6 @@ std::unique_ptr<NgramHasher> make_hasher(int ngrams, std::int64_t buckets, const
 }
 
 py::array_t<std::int64_t> py_counts(const NgramHasher& h, py::handle texts, Threads threads) {
-    resolve_threads(threads);
     Tape tape = texts_tape(h, texts, "texts");
     py::array_t<std::int64_t> out(static_cast<py::ssize_t>(h.buckets()));
     std::int64_t* dst = out.mutable_data();
@@ -97,7 +96,6 @@ py::array_t<std::int64_t> py_counts(const NgramHasher& h, py::handle texts, Thre
 
 py::tuple py_dot(const NgramHasher& h, py::handle texts,
                  py::array_t<double, py::array::c_style | py::array::forcecast> weights, Threads threads) {
-    resolve_threads(threads);
     if (weights.ndim() != 1 || static_cast<std::uint64_t>(weights.shape(0)) != h.buckets())
         throw py::value_error("weights must be a float64 vector of length buckets (" + std::to_string(h.buckets()) +
                               ")");
@@ -113,7 +111,6 @@ py::tuple py_dot(const NgramHasher& h, py::handle texts,
 }
 
 py::tuple py_csr(const NgramHasher& h, py::handle texts, Threads threads) {
-    resolve_threads(threads);
     Tape tape = texts_tape(h, texts, "texts");
     NgramHasher::Csr csr;
     run_without_gil([&] { csr = h.counts_csr(tape, threads, keep_going); });
@@ -148,12 +145,10 @@ static void bind_byte_lm(py::module_& m) {
     py::class_<ByteNgramLM>(m, "ByteNgramLM")
         .def(py::init<int, int, double>(), py::arg("order") = 5, py::arg("table_bits") = 22, py::arg("beta") = 1.0)
         .def("fit", [](ByteNgramLM& lm, py::handle texts, Threads threads) {
-            resolve_threads(threads);
             Tape tape = tape_from_texts(texts, "texts");
             run_without_gil([&] { lm.fit(tape, threads, keep_going); });
         }, py::arg("texts"), py::arg("threads") = 0)
         .def("bits", [](const ByteNgramLM& lm, py::handle texts, Threads threads) {
-            resolve_threads(threads);
             Tape tape = tape_from_texts(texts, "texts");
             py::array_t<double> out(static_cast<py::ssize_t>(tape.size()));
             double* dst = out.mutable_data();

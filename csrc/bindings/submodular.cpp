@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "../parallel.h"
 #include "../submodular/kernel.h"
@@ -39,7 +40,6 @@ sm::Embeddings embeddings(const carray<float>& a, const char* what) {
 py::tuple py_dense_kernel(const carray<float>& x, const std::optional<carray<float>>& y, const std::string& metric,
                           double gamma, Threads threads) {
     const sm::Metric m = sm::parse_metric(metric);
-    resolve_threads(threads);
     const sm::Embeddings ex = embeddings(x, "X");
     const sm::Embeddings ey = y ? embeddings(*y, "Y") : ex;
     py::array_t<float> out({static_cast<py::ssize_t>(ex.rows), static_cast<py::ssize_t>(ey.rows)});
@@ -52,7 +52,6 @@ py::tuple py_dense_kernel(const carray<float>& x, const std::optional<carray<flo
 py::tuple py_knn_kernel(const carray<float>& x, const std::optional<carray<float>>& y, std::size_t t,
                         const std::string& metric, double gamma, Threads threads) {
     const sm::Metric m = sm::parse_metric(metric);
-    resolve_threads(threads);
     const sm::Embeddings ex = embeddings(x, "X");
     const sm::Embeddings ey = y ? embeddings(*y, "Y") : ex;
     if (t == 0 || t > ey.rows)
@@ -67,7 +66,6 @@ py::tuple py_knn_kernel(const carray<float>& x, const std::optional<carray<float
 }
 
 py::tuple py_scan_values(const py::array_t<float, py::array::c_style>& a, Threads threads) {
-    resolve_threads(threads);
     sm::Scan s;
     const float* data = a.data();
     const std::size_t count = static_cast<std::size_t>(a.size());
@@ -77,7 +75,6 @@ py::tuple py_scan_values(const py::array_t<float, py::array::c_style>& a, Thread
 
 py::array_t<float> py_transpose(const py::array_t<float, py::array::c_style>& a, Threads threads) {
     if (a.ndim() != 2) throw py::value_error("transpose needs a 2-d array");
-    resolve_threads(threads);
     const std::size_t rows = static_cast<std::size_t>(a.shape(0)), cols = static_cast<std::size_t>(a.shape(1));
     py::array_t<float> out({static_cast<py::ssize_t>(cols), static_cast<py::ssize_t>(rows)});
     const float* src = a.data();
@@ -108,11 +105,78 @@ py::tuple py_csr_transpose(std::size_t rows, std::size_t cols, const carray<std:
 
 using OptionalFloats = std::optional<carray<float>>;
 
-// Kernel arrays are validated (shapes, finiteness, signs) by zipsift.submodular before they get here.
-py::tuple py_maximize(const std::string& objective, std::size_t budget, const std::string& optimizer,
-                      const OptionalFloats& rows, const OptionalFloats& cols, const std::optional<py::tuple>& csr,
-                      const std::optional<py::tuple>& csc, std::size_t n, const OptionalFloats& floor,
-                      const OptionalFloats& cap, double lambda, double regularizer, double epsilon,
+// A kernel's arrays as the core reads them, kept alive for as long as an objective uses them.
+// Validated (shapes, finiteness, signs) by zipsift.submodular before it gets here; this checks
+// only that the arrays are as large as the views read.
+struct NativeKernel {
+    bool dense = true;
+    sm::DenseKernel dk{};
+    sm::SparseKernel sk{};
+    std::vector<py::object> keep;
+};
+
+void check_size(py::ssize_t got, std::size_t want, const char* what) {
+    if (static_cast<std::size_t>(got) != want)
+        throw py::value_error(std::string(what) + " has " + std::to_string(got) + " entries, expected " +
+                              std::to_string(want));
+}
+
+NativeKernel dense_native(const carray<float>& rows, const OptionalFloats& cols, std::size_t n) {
+    check_size(rows.size(), n * n, "rows");
+    if (cols) check_size(cols->size(), n * n, "cols");
+    NativeKernel k;
+    k.dk = {rows.data(), cols ? cols->data() : rows.data(), n};
+    k.keep = {rows};
+    if (cols) k.keep.push_back(*cols);
+    return k;
+}
+
+NativeKernel sparse_native(const py::tuple& csr, const py::tuple& csc, std::size_t n) {
+    NativeKernel k;
+    k.dense = false;
+    for (const py::tuple* t : {&csr, &csc}) {
+        if (t->size() != 3) throw py::value_error("csr and csc are (indptr, indices, data) tuples");
+        check_size(py::len((*t)[0]), n + 1, "indptr");
+    }
+    auto take = [&](const py::tuple& t, std::size_t i, auto tag) {
+        using T = decltype(tag);
+        auto a = carray<T>::ensure(t[i]);
+        if (!a) throw py::value_error("sparse kernel arrays have the wrong type");
+        k.keep.push_back(a);
+        return a.data();
+    };
+    k.sk = {n, take(csr, 0, std::int64_t{}), take(csr, 1, std::int32_t{}), take(csr, 2, float{}),
+            take(csc, 0, std::int64_t{}), take(csc, 1, std::int32_t{}), take(csc, 2, float{})};
+    for (const std::int64_t* ptr : {k.sk.row_ptr, k.sk.col_ptr}) {
+        const std::size_t nnz = static_cast<std::size_t>(ptr[n]);
+        check_size(py::len(csr[1]), nnz, "indices");
+        check_size(py::len(csc[1]), nnz, "indices");
+    }
+    return k;
+}
+
+// An objective over a NativeKernel (which the Python object keeps alive), with the arrays it reads.
+struct NativeObjective {
+    std::unique_ptr<sm::Objective> f;
+    std::vector<py::object> keep;
+};
+
+NativeObjective make_facility_location(const NativeKernel& k, const OptionalFloats& floor, const OptionalFloats& cap,
+                                       Threads threads) {
+    const std::size_t n = k.dense ? k.dk.n : k.sk.n;
+    if (floor) check_size(floor->size(), n, "floor");
+    if (cap) check_size(cap->size(), n, "cap");
+    NativeObjective o;
+    const float* fl = floor ? floor->data() : nullptr;
+    const float* cp = cap ? cap->data() : nullptr;
+    if (floor) o.keep.push_back(*floor);
+    if (cap) o.keep.push_back(*cap);
+    if (k.dense) run_without_gil([&] { o.f = sm::facility_location(k.dk, fl, cp, threads, keep_going); });
+    else o.f = sm::facility_location(k.sk, fl, cp);
+    return o;
+}
+
+py::tuple py_maximize(NativeObjective& objective, std::size_t budget, const std::string& optimizer, double epsilon,
                       std::uint64_t seed, bool stop_if_zero_gain, bool stop_if_negative_gain, Threads threads,
                       const std::optional<py::function>& progress) {
     sm::GreedyOptions o;
@@ -123,60 +187,6 @@ py::tuple py_maximize(const std::string& objective, std::size_t budget, const st
     o.stop_if_zero_gain = stop_if_zero_gain;
     o.stop_if_negative_gain = stop_if_negative_gain;
     o.threads = threads;
-    resolve_threads(threads);
-
-    const bool dense = rows.has_value();
-    if (dense == csr.has_value()) throw py::value_error("give either a dense kernel (rows) or a sparse one (csr)");
-    sm::DenseKernel dk{};
-    sm::SparseKernel sk{};
-    // Arrays converted from the tuples are kept alive here for the whole call.
-    std::vector<py::object> keep;
-    auto check_size = [](py::ssize_t got, std::size_t want, const char* what) {
-        if (static_cast<std::size_t>(got) != want)
-            throw py::value_error(std::string(what) + " has " + std::to_string(got) + " entries, expected " +
-                                  std::to_string(want));
-    };
-    if (floor) check_size(floor->size(), n, "floor");
-    if (cap) check_size(cap->size(), n, "cap");
-    if (dense) {
-        check_size(rows->size(), n * n, "rows");
-        if (cols) check_size(cols->size(), n * n, "cols");
-        dk = {rows->data(), cols ? cols->data() : rows->data(), n};
-    } else {
-        if (!csc) throw py::value_error("a sparse kernel needs both csr and csc");
-        for (const py::tuple* t : {&*csr, &*csc}) {
-            if (t->size() != 3) throw py::value_error("csr and csc are (indptr, indices, data) tuples");
-            check_size(py::len((*t)[0]), n + 1, "indptr");
-        }
-        auto take = [&](const py::tuple& t, std::size_t k, auto tag) {
-            using T = decltype(tag);
-            auto a = carray<T>::ensure(t[k]);
-            if (!a) throw py::value_error("sparse kernel arrays have the wrong type");
-            keep.push_back(a);
-            return a.data();
-        };
-        sk = {n, take(*csr, 0, std::int64_t{}), take(*csr, 1, std::int32_t{}), take(*csr, 2, float{}),
-              take(*csc, 0, std::int64_t{}), take(*csc, 1, std::int32_t{}), take(*csc, 2, float{})};
-        for (const std::int64_t* ptr : {sk.row_ptr, sk.col_ptr}) {
-            const py::ssize_t nnz = static_cast<py::ssize_t>(ptr[n]);
-            check_size(py::len((*csr)[1]), static_cast<std::size_t>(nnz), "indices");
-            check_size(py::len((*csc)[1]), static_cast<std::size_t>(nnz), "indices");
-        }
-    }
-    const float* fl = floor ? floor->data() : nullptr;
-    const float* cp = cap ? cap->data() : nullptr;
-    std::unique_ptr<sm::Objective> f;
-    if (objective == "facility_location") {
-        if (dense) run_without_gil([&] { f = sm::facility_location(dk, fl, cp, threads, keep_going); });
-        else f = sm::facility_location(sk, fl, cp);
-    } else if (objective == "graph_cut") f = dense ? sm::graph_cut(dk, lambda) : sm::graph_cut(sk, lambda);
-    else if (objective == "disparity_sum") f = dense ? sm::disparity_sum(dk) : sm::disparity_sum(sk);
-    else if (objective == "disparity_min") f = dense ? sm::disparity_min(dk) : sm::disparity_min(sk);
-    else if (objective == "log_determinant") {
-        if (!dense) throw py::value_error("log_determinant needs a dense kernel");
-        f = sm::log_determinant(dk, regularizer, budget);
-    } else throw py::value_error("unknown objective '" + objective + "'");
-
     sm::Progress report;
     if (progress) {
         report = [&progress](std::size_t picks) {
@@ -185,7 +195,7 @@ py::tuple py_maximize(const std::string& objective, std::size_t budget, const st
         };
     }
     sm::GreedyResult r;
-    run_without_gil([&] { r = sm::maximize(*f, o, keep_going, report); });
+    run_without_gil([&] { r = sm::maximize(*objective.f, o, keep_going, report); });
     py::array_t<std::int64_t> indices(static_cast<py::ssize_t>(r.indices.size()));
     std::copy(r.indices.begin(), r.indices.end(), indices.mutable_data());
     py::array_t<double> gains(static_cast<py::ssize_t>(r.gains.size()));
@@ -204,12 +214,30 @@ void bind_submodular(py::module_& m) {
     m.def("transpose", &py_transpose, py::arg("a"), py::arg("threads") = 0);
     m.def("csr_transpose", &py_csr_transpose, py::arg("rows"), py::arg("cols"), py::arg("indptr"),
           py::arg("indices"), py::arg("data"));
+    // Kernels and objectives are made from Python (zipsift.submodular.objectives picks which), then
+    // maximised; an objective keeps its kernel alive.
+    py::class_<NativeKernel>(m, "NativeKernel")
+        .def_static("dense", &dense_native, py::arg("rows"), py::arg("cols") = py::none(), py::arg("n"))
+        .def_static("sparse", &sparse_native, py::arg("csr"), py::arg("csc"), py::arg("n"));
+    py::class_<NativeObjective>(m, "NativeObjective");
+    m.def("facility_location_objective", &make_facility_location, py::arg("kernel"), py::arg("floor") = py::none(),
+          py::arg("cap") = py::none(), py::arg("threads") = 0, py::keep_alive<0, 1>());
+    m.def("graph_cut_objective", [](const NativeKernel& k, double lambda) {
+        return NativeObjective{k.dense ? sm::graph_cut(k.dk, lambda) : sm::graph_cut(k.sk, lambda), {}};
+    }, py::arg("kernel"), py::arg("lambda_"), py::keep_alive<0, 1>());
+    m.def("disparity_sum_objective", [](const NativeKernel& k) {
+        return NativeObjective{k.dense ? sm::disparity_sum(k.dk) : sm::disparity_sum(k.sk), {}};
+    }, py::arg("kernel"), py::keep_alive<0, 1>());
+    m.def("disparity_min_objective", [](const NativeKernel& k) {
+        return NativeObjective{k.dense ? sm::disparity_min(k.dk) : sm::disparity_min(k.sk), {}};
+    }, py::arg("kernel"), py::keep_alive<0, 1>());
+    m.def("log_determinant_objective", [](const NativeKernel& k, double regularizer, std::size_t max_picks) {
+        if (!k.dense) throw py::value_error("log_determinant needs a dense kernel");
+        return NativeObjective{sm::log_determinant(k.dk, regularizer, max_picks), {}};
+    }, py::arg("kernel"), py::arg("regularizer"), py::arg("max_picks"), py::keep_alive<0, 1>());
     m.def("maximize", &py_maximize, py::arg("objective"), py::arg("budget"), py::arg("optimizer"),
-          py::arg("rows") = py::none(), py::arg("cols") = py::none(), py::arg("csr") = py::none(),
-          py::arg("csc") = py::none(), py::arg("n") = 0, py::arg("floor") = py::none(), py::arg("cap") = py::none(),
-          py::arg("lambda_") = 0.5, py::arg("regularizer") = 1.0, py::arg("epsilon") = 0.1, py::arg("seed") = 0,
-          py::arg("stop_if_zero_gain") = false, py::arg("stop_if_negative_gain") = false, py::arg("threads") = 0,
-          py::arg("progress") = py::none());
+          py::arg("epsilon") = 0.1, py::arg("seed") = 0, py::arg("stop_if_zero_gain") = false,
+          py::arg("stop_if_negative_gain") = false, py::arg("threads") = 0, py::arg("progress") = py::none());
 }
 
 }  // namespace zipsift

@@ -21,7 +21,7 @@ to the lowest index. Results are deterministic for a seed whatever ``threads`` i
 """
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
@@ -86,9 +86,11 @@ def _check_optimizer(optimizer: str, epsilon: float) -> None:
         raise ValueError(f"epsilon must be in (0, 1) for {optimizer}, got {epsilon!r}")
 
 
-def _run(name: str, k, budget, optimizer: str, *, floor=None, cap=None, lambda_: float = 0.5,
-         regularizer: float = 1.0, epsilon: float = 0.1, seed: int = 0, stop_if_zero_gain: bool = False,
-         stop_if_negative_gain: bool = False, threads: int = 0, on_progress: Optional[OnProgress] = None) -> Selection:
+def _run(name: str, k, budget, optimizer: str, objective: Callable[[Any, int], Any], *, epsilon: float = 0.1,
+         seed: int = 0, stop_if_zero_gain: bool = False, stop_if_negative_gain: bool = False, threads: int = 0,
+         on_progress: Optional[OnProgress] = None) -> Selection:
+    """Maximise ``objective(native kernel, picks)`` (a native objective made by the caller: the
+    choice of function is made here in Python, the core only maximises what it is given)."""
     _check_optimizer(optimizer, epsilon)
     threads = check_threads(threads)
     n = k.shape[0]
@@ -96,15 +98,14 @@ def _run(name: str, k, budget, optimizer: str, *, floor=None, cap=None, lambda_:
     seed = check_int(seed, "seed", 0, 2 ** 64 - 1)
     if isinstance(k, DenseKernel):
         _check_working_memory(name, k)
-        kw = dict(rows=k.values, cols=None if k.symmetric else k.columns())
+        native = _core.NativeKernel.dense(k.values, None if k.symmetric else k.columns(), n)
     else:
-        kw = dict(csr=k.csr(), csc=k.csc())
-    indices, gains, objective, evaluations = _core.maximize(
-        name, b, optimizer, n=n, floor=floor, cap=cap, lambda_=float(lambda_), regularizer=float(regularizer),
-        epsilon=float(epsilon), seed=int(seed), stop_if_zero_gain=bool(stop_if_zero_gain),
-        stop_if_negative_gain=bool(stop_if_negative_gain), threads=threads,
-        progress=None if on_progress is None else (lambda picks: report(on_progress, picks, b)), **kw)
-    return Selection(indices=indices, gains=gains, objective=float(objective), objective_name=name,
+        native = _core.NativeKernel.sparse(k.csr(), k.csc(), n)
+    indices, gains, value, evaluations = _core.maximize(
+        objective(native, b), b, optimizer, epsilon=float(epsilon), seed=int(seed),
+        stop_if_zero_gain=bool(stop_if_zero_gain), stop_if_negative_gain=bool(stop_if_negative_gain), threads=threads,
+        progress=None if on_progress is None else (lambda picks: report(on_progress, picks, b)))
+    return Selection(indices=indices, gains=gains, objective=float(value), objective_name=name,
                      optimizer=optimizer, evaluations=int(evaluations), n=n)
 
 
@@ -145,7 +146,8 @@ def facility_location(K, budget: Union[int, float], optimizer: str = "lazy", *, 
     do not fit in the memory available, a ValueError points to the kNN kernel (``knn=t``).
     """
     k = _pool(K, True, "facility_location", threads)
-    return _run("facility_location", k, budget, optimizer, epsilon=epsilon, seed=seed,
+    return _run("facility_location", k, budget, optimizer,
+                lambda native, b: _core.facility_location_objective(native, threads=threads), epsilon=epsilon, seed=seed,
                 stop_if_zero_gain=stop_if_zero_gain, stop_if_negative_gain=stop_if_negative_gain,
                 threads=threads, on_progress=on_progress)
 
@@ -163,7 +165,9 @@ def flmi(K, K_query, budget: Union[int, float], eta: float = 1.0, optimizer: str
         raise ValueError(f"eta must be a finite number >= 0, got {eta!r}")
     qmax = _side_row_max(K_query, k.shape[0], "K_query", "flmi", threads)
     cap = (np.float32(eta) * qmax).astype(np.float32)
-    return _run("facility_location", k, budget, optimizer, cap=cap, epsilon=epsilon, seed=seed,
+    return _run("facility_location", k, budget, optimizer,
+                lambda native, b: _core.facility_location_objective(native, cap=cap, threads=threads),
+                epsilon=epsilon, seed=seed,
                 stop_if_zero_gain=stop_if_zero_gain, stop_if_negative_gain=stop_if_negative_gain,
                 threads=threads, on_progress=on_progress)
 
@@ -181,7 +185,9 @@ def flcg(K, K_private, budget: Union[int, float], nu: float = 1.0, optimizer: st
         raise ValueError(f"nu must be a finite number >= 0, got {nu!r}")
     pmax = _side_row_max(K_private, k.shape[0], "K_private", "flcg", threads)
     floor = (np.float32(nu) * pmax).astype(np.float32)
-    return _run("facility_location", k, budget, optimizer, floor=floor, epsilon=epsilon, seed=seed,
+    return _run("facility_location", k, budget, optimizer,
+                lambda native, b: _core.facility_location_objective(native, floor=floor, threads=threads),
+                epsilon=epsilon, seed=seed,
                 stop_if_zero_gain=stop_if_zero_gain, stop_if_negative_gain=stop_if_negative_gain,
                 threads=threads, on_progress=on_progress)
 
@@ -194,7 +200,8 @@ def graph_cut(K, budget: Union[int, float], lambda_: float = 0.5, optimizer: str
     k = _pool(K, True, "graph_cut", threads)
     if not (np.isfinite(lambda_) and lambda_ >= 0):
         raise ValueError(f"lambda_ must be a finite number >= 0, got {lambda_!r}")
-    return _run("graph_cut", k, budget, optimizer, lambda_=lambda_, epsilon=epsilon, seed=seed,
+    return _run("graph_cut", k, budget, optimizer,
+                lambda native, b: _core.graph_cut_objective(native, float(lambda_)), epsilon=epsilon, seed=seed,
                 stop_if_zero_gain=stop_if_zero_gain, stop_if_negative_gain=stop_if_negative_gain,
                 threads=threads, on_progress=on_progress)
 
@@ -216,7 +223,9 @@ def log_determinant(K, budget: Union[int, float], regularizer: float = 1.0, opti
                          "(K + K.T) / 2")
     if not (np.isfinite(regularizer) and regularizer >= 0):
         raise ValueError(f"regularizer must be a finite number >= 0, got {regularizer!r}")
-    return _run("log_determinant", k, budget, optimizer, regularizer=regularizer, epsilon=epsilon, seed=seed,
+    return _run("log_determinant", k, budget, optimizer,
+                lambda native, b: _core.log_determinant_objective(native, float(regularizer), b),
+                epsilon=epsilon, seed=seed,
                 stop_if_zero_gain=stop_if_zero_gain, stop_if_negative_gain=stop_if_negative_gain,
                 threads=threads, on_progress=on_progress)
 
@@ -231,7 +240,8 @@ def disparity_sum(K, budget: Union[int, float], optimizer: str = "naive", *, eps
         raise ValueError(f"disparity_sum's gains grow as the selection grows, so the {optimizer} optimizer's "
                          "stale bounds are not upper bounds; use optimizer='naive' or 'stochastic'")
     k = _pool(K, False, "disparity_sum", threads)
-    return _run("disparity_sum", k, budget, optimizer, epsilon=epsilon, seed=seed,
+    return _run("disparity_sum", k, budget, optimizer, lambda native, b: _core.disparity_sum_objective(native),
+                epsilon=epsilon, seed=seed,
                 stop_if_zero_gain=stop_if_zero_gain, stop_if_negative_gain=stop_if_negative_gain,
                 threads=threads, on_progress=on_progress)
 
@@ -246,6 +256,7 @@ def disparity_min(K, budget: Union[int, float], optimizer: str = "lazy", *, epsi
     which is index 0 by the lowest-index rule; the stop rules skip it).
     """
     k = _pool(K, False, "disparity_min", threads)
-    return _run("disparity_min", k, budget, optimizer, epsilon=epsilon, seed=seed,
+    return _run("disparity_min", k, budget, optimizer, lambda native, b: _core.disparity_min_objective(native),
+                epsilon=epsilon, seed=seed,
                 stop_if_zero_gain=stop_if_zero_gain, stop_if_negative_gain=stop_if_negative_gain,
                 threads=threads, on_progress=on_progress)
