@@ -5,7 +5,8 @@ C(s) is the size in bytes of the whole compressed container, exactly as the refe
 ========  =========================================================================
 codec     C(s) equals
 ========  =========================================================================
-"gzip"    ``len(gzip.compress(s, compresslevel=level))`` from CPython (same zlib)
+"gzip"    ``len(gzip.compress(s, compresslevel=level))`` from CPython with stock zlib
+          (the core compiles in zlib 1.2.13, unmodified; see ``build_info``)
 "zlib"    ``len(zlib.compress(s, level))``
 "zstd"    libzstd's one-shot ``ZSTD_compress(s, level)``; equal to
           ``len(zstandard.ZstdCompressor(level=level).compress(s))`` when the
@@ -17,6 +18,8 @@ in this process's affinity mask), releases the GIL, and stops within ~50 ms on C
 """
 from __future__ import annotations
 
+import warnings
+import zlib
 from typing import Iterable, Union
 
 import numpy as np
@@ -25,7 +28,33 @@ from . import _core
 
 Text = Union[str, bytes]
 
-__all__ = ["codecs", "build_info", "compressed_sizes", "ncd_matrix", "alignment", "TargetSet"]
+__all__ = ["codecs", "build_info", "compressed_sizes", "ncd_matrix", "alignment", "TargetSet",
+           "ZlibMismatchWarning"]
+
+
+class ZlibMismatchWarning(UserWarning):
+    """This Python's zlib module is not the deflate zipsift scores with, so ``gzip.compress`` here
+    can give other sizes than the core (which follows its bundled stock zlib on every machine)."""
+
+
+_zlib_checked = False
+
+
+def _warn_once_if_cpython_zlib_differs(codec: str) -> None:
+    """Warn (once per process) when CPython's zlib is another version or implementation (e.g.
+    zlib-ng-compat, as on recent Fedora) than the zlib compiled into the core."""
+    global _zlib_checked
+    if _zlib_checked or codec not in ("gzip", "zlib"):
+        return
+    _zlib_checked = True
+    ours = _core.codec_library_versions()["zlib"]["runtime"]
+    theirs = zlib.ZLIB_RUNTIME_VERSION
+    if theirs != ours or "ng" in theirs.lower():
+        warnings.warn(
+            f"zipsift scores gzip/zlib with its bundled stock zlib {ours}, but this Python's zlib module runs "
+            f"{theirs}: gzip.compress/zlib.compress here may give other sizes than zipsift's (the scores are "
+            f"the same on every machine; they equal CPython's only where CPython links stock zlib {ours}). "
+            f"zipsift.build_info() records the zlib the scores follow.", ZlibMismatchWarning, stacklevel=3)
 
 
 def codecs() -> list[str]:
@@ -38,13 +67,18 @@ def build_info() -> dict:
 
     Compressed sizes, and so every score, depend on these versions: record them next to a selection.
     Returns ``{"zipsift": version, "codecs": [...], "libraries": {"zlib": {"compiled": ..,
-    "runtime": .., "linkage": .., "path": ..}, "zstd": {...}}, "usable_cores": n}``.
+    "runtime": .., "linkage": .., "path": ..}, "zstd": {...}}, "cpython_zlib": version,
+    "usable_cores": n}``.
 
-    ``linkage`` is ``"system"`` for a shared library of this machine (``path`` is the file the
-    process loaded; zlib is always the system's, the same libz CPython's ``zlib``/``gzip`` use, so
-    gzip/zlib sizes equal theirs) or ``"bundled"`` for zstd compiled into the module from source
-    (the wheels; ``path`` is the module). zstd sizes equal the ``zstandard`` package's when its
-    ``ZSTD_VERSION`` equals ``runtime``. There is no ``"zstd"`` entry when zstd is not compiled in.
+    ``linkage`` is ``"bundled"`` for a library compiled into the module from source (``path`` is
+    the module) or ``"system"`` for a shared library of this machine (``path`` is the file the
+    process loaded). zlib is always bundled: stock zlib, unmodified, so gzip/zlib scores are the
+    same on every machine and equal CPython's ``gzip.compress`` sizes wherever CPython links the
+    same stock zlib (``cpython_zlib``, this Python's ``zlib.ZLIB_RUNTIME_VERSION``, says which it
+    links; a ``ZlibMismatchWarning`` is given once when they differ, e.g. zlib-ng-compat). zstd
+    is bundled in the wheels and the system's libzstd in source builds; zstd sizes equal the
+    ``zstandard`` package's when its ``ZSTD_VERSION`` equals ``runtime``. There is no ``"zstd"``
+    entry when zstd is not compiled in.
     """
     from . import __version__
 
@@ -52,12 +86,14 @@ def build_info() -> dict:
         "zipsift": __version__,
         "codecs": codecs(),
         "libraries": dict(_core.codec_library_versions()),
+        "cpython_zlib": zlib.ZLIB_RUNTIME_VERSION,
         "usable_cores": _core.usable_cores(),
     }
 
 
 def compressed_sizes(texts: Iterable[Text], codec: str = "gzip", level: int = 9, threads: int = 0) -> np.ndarray:
     """C(s) for every text: int64 array of shape (n,)."""
+    _warn_once_if_cpython_zlib_differs(codec)
     return _core.compressed_sizes(texts, codec, level, threads)
 
 
@@ -68,6 +104,7 @@ def ncd_matrix(a: Iterable[Text], b: Iterable[Text], codec: str = "gzip", level:
     NCD(x, y) = (C(x ⊕ y) − min(C(x), C(y))) / max(C(x), C(y)), with x first, y second and no
     separator between them, as in the ZIP-FIT reference code.
     """
+    _warn_once_if_cpython_zlib_differs(codec)
     return _core.ncd_matrix(a, b, codec, level, threads)
 
 
@@ -79,6 +116,7 @@ class TargetSet:
     """
 
     def __init__(self, targets: Iterable[Text], codec: str = "gzip", level: int = 9, threads: int = 0):
+        _warn_once_if_cpython_zlib_differs(codec)
         self._native = _core.TargetSet(targets, codec, level, threads)
         self.threads = threads
 
