@@ -11,7 +11,14 @@ codec     C(s) equals
 "zstd"    libzstd's one-shot ``ZSTD_compress(s, level)``; equal to
           ``len(zstandard.ZstdCompressor(level=level).compress(s))`` when the
           ``zstandard`` package carries the same libzstd version
+"lz4"     ``len(lz4.frame.compress(s, compression_level=level))`` (default level 0,
+          the reference's default codec); measured through the lz4 package
+"brotli"  ``len(brotli.compress(s, quality=level))`` (default 11: ``brotli.compress(s)``)
+"lzma"    ``len(lzma.compress(s, preset=level))`` (default 6: ``lzma.compress(s)``)
 ========  =========================================================================
+
+``level=None`` takes the codec's default: 9 for gzip, zlib and zstd, and the reference's plain
+call for lz4, brotli and lzma (see ``zipsift.pycodecs`` for why those three go through Python).
 
 Texts are ``str`` (encoded as UTF-8) or ``bytes``. Every function takes ``threads`` (0 = every core
 in this process's affinity mask), releases the GIL, and stops within ~50 ms on Ctrl-C.
@@ -20,11 +27,11 @@ from __future__ import annotations
 
 import warnings
 import zlib
-from typing import Iterable, Union
+from typing import Iterable, Optional, Union
 
 import numpy as np
 
-from . import _core
+from . import _core, pycodecs
 
 Text = Union[str, bytes]
 
@@ -58,8 +65,19 @@ def _warn_once_if_cpython_zlib_differs(codec: str) -> None:
 
 
 def codecs() -> list[str]:
-    """Names of the codecs compiled into this build, e.g. ``["gzip", "zlib", "zstd"]``."""
-    return list(_core.codecs())
+    """Names of the codecs available: compiled into this build (e.g. ``["gzip", "zlib", "zstd"]``),
+    then those measured through an installed Python package (``"lz4"``, ``"brotli"``, ``"lzma"``)."""
+    return list(_core.codecs()) + pycodecs.available()
+
+
+def _level(codec: str, level: Optional[int]) -> int:
+    """The level to use; ValueError naming what exists for an unknown codec."""
+    if not isinstance(codec, str) or (codec not in ("gzip", "zlib", "zstd") and codec not in pycodecs.PYTHON_CODECS):
+        raise ValueError(f"unknown codec {codec!r}; available here: {', '.join(codecs())} "
+                         f"(lz4 and brotli need their packages: pip install \"zipsift[lz4,brotli]\")")
+    if level is not None:
+        return level
+    return pycodecs.default_level(codec) if codec in pycodecs.PYTHON_CODECS else 9
 
 
 def build_info() -> dict:
@@ -85,25 +103,32 @@ def build_info() -> dict:
     return {
         "zipsift": __version__,
         "codecs": codecs(),
-        "libraries": dict(_core.codec_library_versions()),
+        "libraries": {**dict(_core.codec_library_versions()), **pycodecs.package_versions()},
         "cpython_zlib": zlib.ZLIB_RUNTIME_VERSION,
         "usable_cores": _core.usable_cores(),
     }
 
 
-def compressed_sizes(texts: Iterable[Text], codec: str = "gzip", level: int = 9, threads: int = 0) -> np.ndarray:
+def compressed_sizes(texts: Iterable[Text], codec: str = "gzip", level: Optional[int] = None,
+                     threads: int = 0) -> np.ndarray:
     """C(s) for every text: int64 array of shape (n,)."""
+    level = _level(codec, level)
+    if codec in pycodecs.PYTHON_CODECS:
+        return pycodecs.compressed_sizes(texts, codec, level, threads)
     _warn_once_if_cpython_zlib_differs(codec)
     return _core.compressed_sizes(texts, codec, level, threads)
 
 
-def ncd_matrix(a: Iterable[Text], b: Iterable[Text], codec: str = "gzip", level: int = 9,
+def ncd_matrix(a: Iterable[Text], b: Iterable[Text], codec: str = "gzip", level: Optional[int] = None,
                threads: int = 0) -> np.ndarray:
     """float64 array of shape (len(a), len(b)); entry (i, j) is NCD(a_i, b_j).
 
     NCD(x, y) = (C(x ⊕ y) − min(C(x), C(y))) / max(C(x), C(y)), with x first, y second and no
     separator between them, as in the ZIP-FIT reference code.
     """
+    level = _level(codec, level)
+    if codec in pycodecs.PYTHON_CODECS:
+        return pycodecs.ncd_matrix(a, b, codec, level, threads)
     _warn_once_if_cpython_zlib_differs(codec)
     return _core.ncd_matrix(a, b, codec, level, threads)
 
@@ -115,9 +140,13 @@ class TargetSet:
     re-encoding and re-compressing the targets on every batch.
     """
 
-    def __init__(self, targets: Iterable[Text], codec: str = "gzip", level: int = 9, threads: int = 0):
-        _warn_once_if_cpython_zlib_differs(codec)
-        self._native = _core.TargetSet(targets, codec, level, threads)
+    def __init__(self, targets: Iterable[Text], codec: str = "gzip", level: Optional[int] = None, threads: int = 0):
+        level = _level(codec, level)
+        if codec in pycodecs.PYTHON_CODECS:
+            self._native = pycodecs.PythonTargetSet(targets, codec, level, threads)
+        else:
+            _warn_once_if_cpython_zlib_differs(codec)
+            self._native = _core.TargetSet(targets, codec, level, threads)
         self.threads = threads
 
     def __len__(self) -> int:
@@ -136,8 +165,8 @@ class TargetSet:
         return self._native.alignment(candidates, self.threads if threads is None else threads)
 
 
-def alignment(candidates: Iterable[Text], targets: Iterable[Text], codec: str = "gzip", level: int = 9,
-              threads: int = 0) -> np.ndarray:
+def alignment(candidates: Iterable[Text], targets: Iterable[Text], codec: str = "gzip",
+              level: Optional[int] = None, threads: int = 0) -> np.ndarray:
     """ZIP-FIT alignment: float64 array of shape (len(candidates),).
 
     alignment(x, T) = 1 − (1/|T|) Σ_{y∈T} NCD(x, y). Higher means more aligned with the targets.
