@@ -131,7 +131,12 @@ def format_table(rows: List[Dict[str, Any]], proxies) -> str:
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     proxies = tuple(p for p in ALL_PROXIES if p in (args.proxies or PROXIES))
-    check_outputs([("--json", args.json)], [("SEL", args.selections), ("--heldout", args.heldout)])
+    inputs = [("SEL", args.selections), ("--heldout", args.heldout)]
+    if "lm" in proxies:
+        from ..lm.loader import model_files
+
+        inputs.append(("--lm-model", model_files(args.lm_model)))
+    check_outputs([("--json", args.json)], inputs)
     heldout_stats = ReadStats()
     heldout = read_texts(args.heldout, text_field=args.text_field, on_error=args.on_error, stats=heldout_stats)
     if not heldout:
