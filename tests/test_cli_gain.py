@@ -81,11 +81,26 @@ def test_select_gain_refuses_both_reference_options_and_bad_level(quickstart, tm
 
 def test_select_gain_bad_record_names_file_and_line(quickstart, tmp_path, capsys):
     src = tmp_path / "bad.jsonl"
-    src.write_text('{"text": "def f(): pass"}\n{"text": ""}\n')
+    src.write_text('{"text": "def f(): pass"}\n{"text": 7}\n')
     args = ["select", "gain", "--target", str(quickstart / "targets.jsonl"), "--source", str(src),
             "--k", "1", "--out", str(tmp_path / "o.jsonl"), "--progress", "never"]
     assert main(args) == 1
     err = capsys.readouterr().err
     assert "bad.jsonl" in err and "line 2" in err
     assert main(args + ["--on-error", "skip", "--report", str(tmp_path / "r.json")]) == 0
-    assert json.loads((tmp_path / "r.json").read_text())["records_skipped"] == {"empty_text": 1}
+    assert json.loads((tmp_path / "r.json").read_text())["records_skipped"] == {"not_a_string": 1}
+
+
+def test_empty_documents_are_skipped_and_counted_not_an_error(quickstart, tmp_path, capsys):
+    # A real pool (stdlib files) holds empty documents such as an empty __init__.py: data, not an error.
+    src = tmp_path / "pool.jsonl"
+    src.write_text('{"text": "def f(): pass"}\n{"text": ""}\n{"text": "x = 1"}\n')
+    (tmp_path / "pool.txt").write_text("def f(): pass\n\nx = 1\n")
+    for source in ("pool.jsonl", "pool.txt"):
+        args = ["select", "gain", "--target", str(quickstart / "targets.jsonl"), "--source", str(tmp_path / source),
+                "--k", "1", "--out", str(tmp_path / "o.jsonl"), "--progress", "never", "--report",
+                str(tmp_path / "r.json")]
+        assert main(args) == 0
+        assert "skipped 1 empty texts" in capsys.readouterr().err
+        report = json.loads((tmp_path / "r.json").read_text())
+        assert report["sources"]["empty_texts"] == 1 and report["records_read"] == 2 and not report["records_skipped"]

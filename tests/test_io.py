@@ -85,7 +85,6 @@ BAD_LINES = [
     (b'{"text": "ok"}\n["a list"]\n', "not_an_object", "line 2: expected a JSON object"),
     (b'{"text": "ok"}\n{"body": "x"}\n', "missing_field", "line 2: no field 'text'"),
     (b'{"text": "ok"}\n{"text": 42}\n', "not_a_string", "line 2: field 'text' is int"),
-    (b'{"text": "ok"}\n{"text": ""}\n', "empty_text", "line 2: field 'text' is empty"),
 ]
 
 
@@ -115,10 +114,24 @@ def test_blank_lines_crlf_and_bom_are_handled(tmp_path):
     assert stats.blank_lines == 1
 
 
-def test_empty_line_in_txt_is_a_bad_record(tmp_path):
-    (tmp_path / "t.txt").write_text("one\n\nthree\n")
-    with pytest.raises(BadRecord, match="t.txt, line 2: empty line"):
-        list(iter_records(tmp_path / "t.txt"))
+@pytest.mark.parametrize("on_error", ["raise", "skip"])
+def test_empty_texts_are_skipped_and_counted_in_every_format(tmp_path, on_error):
+    # An empty document (an empty __init__.py in a code pool) is data with nothing to select, not an
+    # error: every format skips it and counts it, in either mode.
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    records = [{"text": "one"}, {"text": ""}, {"text": "three"}]
+    (tmp_path / "a.jsonl").write_bytes(jsonl_bytes(records))
+    (tmp_path / "b.jsonl.gz").write_bytes(gzip.compress(jsonl_bytes(records)))
+    (tmp_path / "c.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(jsonl_bytes(records)))
+    pq.write_table(pa.Table.from_pylist(records), tmp_path / "d.parquet")
+    (tmp_path / "e.txt").write_text("one\n\nthree\n")
+    stats = ReadStats()
+    texts = [r["text"] for r in iter_records(tmp_path, on_error=on_error, stats=stats)]
+    assert texts == ["one", "three"] * 5
+    assert stats.empty_texts == 5 and stats.records == 10 and not stats.skipped
+    assert stats.as_dict()["empty_texts"] == 5
 
 
 def test_truncated_gzip_is_an_error_naming_the_file(tmp_path):

@@ -75,4 +75,5 @@ def run(args: argparse.Namespace) -> int:
                      batch_size=args.batch_size, on_batch=on_batch)
         params["reference_dictionary_bytes"] = selector.reference_dictionaries
         reference_info["records"] = selector.n_reference
-    return run_select(args, "gain", make_selector, params, fit=fit if args.reference_sample else None)
+    return run_select(args, "gain", make_selector, params, fit=fit if args.reference_sample else None,
+                      fit_name="reference_sample")

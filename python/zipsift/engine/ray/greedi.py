@@ -18,8 +18,8 @@ from typing import Optional
 
 import numpy as np
 
-from ..submodular import facility_location, kernel, resolve_budget
-from ._connect import connect
+from ...submodular import facility_location, kernel, resolve_budget
+from .connect import connect
 
 
 @dataclass(frozen=True)
