@@ -123,7 +123,12 @@ class BadRecord(ValueError):
         if hint is None:
             hint = (" Fix the record, or pass on_error='skip' (--on-error skip) to skip and count such records."
                     if skippable else "")
+        self.hint = hint
         super().__init__(f"{self.path}, line {line}: {detail}.{hint}")
+
+    def at_line(self, line: int) -> "BadRecord":
+        """The same error at another line number (a split's line made the file's)."""
+        return BadRecord(self.path, line, self.reason, self.detail, self.skippable, self.hint)
 
 
 @dataclass
@@ -614,6 +619,7 @@ class Split(NamedTuple):
     start: int
     end: int
     piece: int
+    before: int = -1  # "frames": where the frame before ``start`` begins (its last byte says whether a line ends there)
 
 
 @dataclass
@@ -666,6 +672,11 @@ def plan_splits(paths: Sequence[PathLike], split_bytes: int = DEFAULT_SPLIT_BYTE
             if groups:
                 kind, bounds = "row_groups", groups
         splits.extend(Split(index, str(path), kind, a, b, n) for n, (a, b) in enumerate(bounds))
+        if kind == "frames":
+            starts = _zstd_frame_starts(path, size)
+            for n in range(1, len(bounds)):
+                previous = starts[starts.index(bounds[n][0]) - 1]
+                splits[len(splits) - len(bounds) + n] = splits[len(splits) - len(bounds) + n]._replace(before=previous)
     return splits
 
 
@@ -814,12 +825,56 @@ def _split_lines(split: Split, suffix: str) -> Iterator[Tuple[int, int, int, byt
             return lines
         return _without_bom(lines)
     if split.kind == "frames":
-        return _located_lines(_open_binary(path, suffix, split.start, split.end), path, split.piece == 0)
+        return _frame_lines(path, split)
     try:
         fh = _open_binary(path, suffix)
     except (_Unreadable, OSError, EOFError, zlib.error, zstandard.ZstdError) as err:
         raise _unreadable_from(path, 0, err) from None
     return _located_lines(fh, path, True)
+
+
+def _frame_lines(path: Path, split: Split) -> Iterator[Tuple[int, int, int, bytes]]:
+    """_located_lines of the lines that start in the decompressed data of the frames [start, end):
+    a line that began in an earlier frame is the earlier split's, a line that runs on into later
+    frames is read to its end. Offsets are in the split's decompressed stream."""
+    skip = split.piece > 0 and not _ends_a_line(path, split.before, split.start)
+    size = os.path.getsize(path)
+    number = offset = 0
+    try:
+        with io.BufferedReader(_ZstdFrames(path, split.start, split.end), buffer_size=1 << 20) as fh:
+            for raw in fh:
+                length = len(raw)
+                if skip:  # the tail of a line that started before this split
+                    skip = False
+                    offset += length
+                    continue
+                if not raw.endswith(b"\n") and split.end < size:
+                    with io.BufferedReader(_ZstdFrames(path, split.end), buffer_size=1 << 20) as rest:
+                        raw += rest.readline()
+                    length = len(raw)
+                number += 1
+                yield number, offset, length, _strip_eol(raw, number == 1 and split.piece == 0)
+                offset += length
+    except (_Unreadable, OSError, EOFError, zlib.error, zstandard.ZstdError) as err:
+        raise _unreadable_from(path, number, err) from None
+
+
+def _ends_a_line(path: Path, start: int, end: int) -> bool:
+    """Whether the decompressed data of the frames in [start, end) ends with a newline."""
+    try:
+        with _ZstdFrames(path, start, end) as frames:
+            data = frames.readall()
+    except (_Unreadable, zstandard.ZstdError):
+        return True  # the earlier split reports the broken frame; this one starts fresh
+    return data.endswith(b"\n")
+
+
+def _strip_eol(raw: bytes, first: bool) -> bytes:
+    if raw.endswith(b"\n"):
+        raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+    if first and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    return raw
 
 
 def _without_bom(lines):

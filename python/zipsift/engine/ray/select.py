@@ -220,18 +220,18 @@ class _Tally:
         """ReadStats of the pass; raises the first bad record in input order that must be raised."""
         before = _first_lines(self.plan, self.lines)
         skipped: Counter = Counter()
-        for s, line, reason, detail, skippable in sorted(self.bad, key=lambda b: (b[0], b[1])):
+        for s, line, reason, detail, skippable, hint in sorted(self.bad, key=lambda b: (b[0], b[1])):
             if self.on_error == "skip" and skippable:
                 skipped[reason] += 1
                 continue
-            raise BadRecord(self.names[self.plan[s].file], int(before[s] + line), reason, detail, skippable)
+            raise BadRecord(self.names[self.plan[s].file], int(before[s] + line), reason, detail, skippable, hint)
         return ReadStats(records=int(self.records.sum()), skipped=skipped, files=len(self.names),
                          blank_lines=self.blank, empty_texts=self.empty)
 
     def lost_tails(self) -> set:
         """(file, piece) of splits after a split whose compressed data broke off (skip mode)."""
         lost = set()
-        for s, _, reason, _, _ in self.bad:
+        for s, _, reason, _, _, _ in self.bad:
             if reason == UNREADABLE_TAIL:
                 lost |= {(t.file, t.piece) for t in self.plan[s + 1:] if t.file == self.plan[s].file}
         return lost

@@ -50,9 +50,9 @@ def score_keys(selector: Any, texts: List[str], positions: Optional[np.ndarray],
     return scores, scores, np.ones(len(texts), bool)
 
 
-def _bad_row(item) -> Tuple[int, str, str, bool]:
+def _bad_row(item) -> Tuple[int, str, str, bool, str]:
     bad = item.bad
-    return item.line, bad.reason, bad.detail, bad.skippable
+    return item.line, bad.reason, bad.detail, bad.skippable, bad.hint
 
 
 class SplitWorker:
@@ -73,9 +73,7 @@ class SplitWorker:
     def _begin(self, job: Dict[str, Any]) -> None:
         if self.job == job["id"]:
             return
-        import ray
-
-        self.selector = ray.get(job["selector"][0])()
+        self.selector = _resolve(job["selector"][0])()
         self.job = job["id"]
         self.fitted = None
         self.held = {name: np.empty(0, dtype) for name, dtype in RANK_COLUMNS}
@@ -85,9 +83,7 @@ class SplitWorker:
     def _fit(self, job: Dict[str, Any]) -> None:
         box = job.get("raw_counts")
         if box is not None and self.fitted is None:
-            import ray
-
-            self.selector.fit_counts(ray.get(box[0]))
+            self.selector.fit_counts(_resolve(box[0]))
             self.fitted = True
 
     def count(self, job: Dict[str, Any], split: Split, split_index: int, limit: Optional[int],
@@ -97,7 +93,7 @@ class SplitWorker:
         self._begin(job)
         counts = SplitCounts()
         texts: List[str] = []
-        bad: List[Tuple[int, str, str, bool]] = []
+        bad: List[Tuple[int, str, str, bool, str]] = []
         records = 0
         for item in read_split(split, job["text_field"], job["reserved"], counts):
             if item.bad is not None:
@@ -124,7 +120,7 @@ class SplitWorker:
         started = time.perf_counter()
         scoring = 0.0
         counts = SplitCounts()
-        bad: List[Tuple[int, str, str, bool]] = []
+        bad: List[Tuple[int, str, str, bool, str]] = []
         batch_size = job["batch_size"]
         budget = job["budget_bytes"]
         texts: List[str] = []
@@ -184,12 +180,21 @@ class SplitWorker:
         return {name: column[new] for name, column in merged.items()}
 
 
+def _resolve(value: Any) -> Any:
+    """A value the driver put in the object store (its reference), or the value itself."""
+    if type(value).__name__ == "ObjectRef":
+        import ray
+
+        return ray.get(value)
+    return value
+
+
 def _stops(bad, on_error: str) -> bool:
     """Whether reading a split stops at this bad record: in raise mode the first one is the answer
     (the driver raises the earliest in input order); an unreadable tail ends the split anyway."""
     return on_error == "raise" or not bad.skippable or bad.reason == RESERVED_FIELD
 
 
-def _tally(counts: SplitCounts, bad: Sequence[Tuple[int, str, str, bool]]) -> Dict[str, Any]:
+def _tally(counts: SplitCounts, bad: Sequence[Tuple[int, str, str, bool, str]]) -> Dict[str, Any]:
     return {"lines": counts.lines, "blank_lines": counts.blank_lines, "empty_texts": counts.empty_texts,
             "bad": list(bad)}
