@@ -108,8 +108,10 @@ def select(sources: Union[str, Sequence[str]], make_selector: Callable[[], Any],
     is_dsir = isinstance(probe, DSIR)
     if fit_sample is not None and not is_dsir:
         raise ValueError("fit_sample applies to DSIR only")
-    # The selector's own select checks k, budget, batch size and options with its own messages.
-    probe.select([], k=k, budget_bytes=budget_bytes, batch_size=batch_size, **options)
+    # The selector's own select checks k, budget, batch size and options with its own messages
+    # (DSIR's only once fitted, after its first pass).
+    if not is_dsir:
+        probe.select([], k=k, budget_bytes=budget_bytes, batch_size=batch_size, **options)
     ray = connect(address)
     plan = plan_splits(names, split_bytes)
     n_actors = actors or max(1, int(ray.cluster_resources().get("CPU", 1)) // threads_per_actor)
@@ -125,6 +127,7 @@ def select(sources: Union[str, Sequence[str]], make_selector: Callable[[], Any],
                 plan = [s for s in plan if (s.file, s.piece) not in lost]
                 raw_counts, positions, fit_stats, _ = _fit_dsir(pool, job, plan, names, fit_sample, on_error)
             probe.fit_counts(raw_counts)
+            probe.select([], k=k, budget_bytes=budget_bytes, batch_size=batch_size, **options)
             job["raw_counts"] = [ray.put(raw_counts)]
             clock["fit"] = time.perf_counter()
         scored = _score(pool, job, plan, names, positions, on_error, on_progress)
