@@ -113,11 +113,12 @@ def test_one_50_mb_file_split_into_ranges_over_both_actors_is_byte_identical(clu
         ["--split-bytes", str(6 << 20)])
     assert local == ray and local.count(b"\n") > 20
     info = both_engines.report["ray"]
-    assert info["splits"] == {"range": 9}
+    assert info["splits"]["range"] >= 8 and list(info["splits"]) == ["range"]
     # the proof that one file was spread over the cluster: both actors scored records
     assert len(info["records_per_actor"]) == 2 and min(info["records_per_actor"]) > 0
     assert sum(info["records_per_actor"]) == both_engines.report["records_read"]
-    assert info["rank_rows_to_driver"] < both_engines.report["records_read"] / 10
+    # rank rows only, about k·ln(n/k) per actor: a small part of the records
+    assert info["rank_rows_to_driver"] < both_engines.report["records_read"] / 5
 
 
 def test_zipfit_on_a_file_split_into_ranges_is_byte_identical(cluster, quickstart, tmp_path):

@@ -419,9 +419,8 @@ def _parse_json(line: str, raw: bytes, path: Path, number: int) -> Tuple[Any, Op
 
 
 def _records_in_jsonl(path: Path, suffix: str, text_field: str, reserved: Sequence[str],
-                      stats: ReadStats, lines: Optional[Iterator[Tuple[int, bytes]]] = None) -> Iterator[Parsed]:
-    # ``lines``: the file's numbered lines when they do not come from disk (zipsift.ray reads bytes).
-    for number, raw in (_lines(path, suffix) if lines is None else lines):
+                      stats: ReadStats) -> Iterator[Parsed]:
+    for number, raw in _lines(path, suffix):
         if not raw.strip():
             stats.blank_lines += 1
             continue
@@ -435,9 +434,8 @@ def _records_in_jsonl(path: Path, suffix: str, text_field: str, reserved: Sequen
         yield (number, None, bad) if bad else (number, record, None)
 
 
-def _records_in_txt(path: Path, text_field: str,
-                    lines: Optional[Iterator[Tuple[int, bytes]]] = None) -> Iterator[Parsed]:
-    for number, raw in (_lines(path, ".txt") if lines is None else lines):
+def _records_in_txt(path: Path, text_field: str) -> Iterator[Parsed]:
+    for number, raw in _lines(path, ".txt"):
         text, bad = _decode(raw, path, number)
         if bad:
             yield number, None, bad
@@ -448,7 +446,7 @@ def _records_in_txt(path: Path, text_field: str,
             yield number, {text_field: text}, None
 
 
-def _records_in_parquet(path: Path, text_field: str, reserved: Sequence[str], source: Any = None,
+def _records_in_parquet(path: Path, text_field: str, reserved: Sequence[str],
                         row_groups: Optional[Sequence[int]] = None) -> Iterator[Parsed]:
     try:
         import pyarrow.parquet as pq
@@ -456,18 +454,14 @@ def _records_in_parquet(path: Path, text_field: str, reserved: Sequence[str], so
         raise ImportError(f"{path}: reading .parquet needs pyarrow: pip install \"zipsift[parquet]\"") from None
     import pyarrow
 
-    if source is None:  # source: the file's bytes as an open file (zipsift.ray reads them)
-        with open(path, "rb") as fh:
-            head = fh.read(4)
-    else:
-        head = source.read(4)
-        source.seek(0)
+    with open(path, "rb") as fh:
+        head = fh.read(4)
     if head != b"PAR1":
         raise BadRecord(path, 1, UNREADABLE_TAIL, "not a Parquet file (it does not start with PAR1)",
                         hint=" Check the file, or pass on_error='skip' (--on-error skip) to count it and go on.")
     number = 0
     try:
-        parquet = pq.ParquetFile(path if source is None else source)
+        parquet = pq.ParquetFile(path)
         names = parquet.schema_arrow.names
     except (OSError, ValueError, UnicodeDecodeError, pyarrow.ArrowException) as err:
         raise BadRecord(path, 1, UNREADABLE_TAIL, f"not a readable Parquet file ({type(err).__name__}: {err})",

@@ -146,7 +146,7 @@ def add_select_arguments(parser: argparse.ArgumentParser, score_field: str) -> N
 
 
 def add_engine_arguments(group) -> None:
-    """--engine, --ray-address, --ray-actors: run on this machine or on a Ray cluster (zipsift.ray)."""
+    """--engine, --ray-address, --ray-actors: run on this machine or on a Ray cluster (zipsift.engine)."""
     group.add_argument("--engine", choices=("local", "ray"), default="local",
                        help="local: this process (default); ray: a Ray cluster, same output (pip install \"zipsift[ray]\")")
     group.add_argument("--ray-address", metavar="ADDR",

@@ -51,7 +51,8 @@ class RaySelection:
     records_per_actor: List[int] = field(default_factory=list)
     rank_rows: int = 0
     rank_bytes: int = 0
-    scoring_seconds: float = 0.0
+    scoring_seconds: float = 0.0  # summed over actors: time in the selector's scoring
+    busy_seconds: float = 0.0  # summed over actors: time on splits (reading, decoding, scoring, ranking)
 
 
 def unwrap_ray_error(err: BaseException) -> BaseException:
@@ -147,7 +148,7 @@ def select(sources: Union[str, Sequence[str]], make_selector: Callable[[], Any],
     return RaySelection(kept, scored["stats"], fit_stats, n_actors, {key: round(v, 3) for key, v in seconds.items()},
                         raw_counts, dict(Counter(s.kind for s in plan)), per_actor, scored["rank_rows"],
                         scored["rank_rows"] * sum(np.dtype(d).itemsize for _, d in RANK_COLUMNS),
-                        round(scored["scoring_seconds"], 3))
+                        round(scored["scoring_seconds"], 3), round(scored["busy_seconds"], 3))
 
 
 class _ActorPool:
@@ -283,7 +284,8 @@ def _score(pool: _ActorPool, job, plan: List[Split], names: List[str], positions
     """Run the scoring pass; returns the merged ranked prefix (rank columns), the ReadStats, and
     the splits lost after a broken compressed piece."""
     tally = _Tally(plan, names, on_error)
-    state = {"kept": None, "stop": None, "pending": [], "pending_rows": 0, "rank_rows": 0, "scoring": 0.0, "done": 0}
+    state = {"kept": None, "stop": None, "pending": [], "pending_rows": 0, "rank_rows": 0, "scoring": 0.0, "busy": 0.0,
+             "done": 0}
     total_bytes = sum(max(s.end - s.start, 0) for s in plan) or 1
     k, budget = job["k"], job["budget_bytes"]
 
@@ -305,6 +307,7 @@ def _score(pool: _ActorPool, job, plan: List[Split], names: List[str], positions
         rows = result["rows"]
         state["rank_rows"] += len(rows["key"])
         state["scoring"] += result["scoring_seconds"]
+        state["busy"] += result["seconds"]
         if len(rows["key"]):
             state["pending"].append(rows)
             state["pending_rows"] += len(rows["key"])
@@ -322,7 +325,7 @@ def _score(pool: _ActorPool, job, plan: List[Split], names: List[str], positions
     if state["pending"] or state["kept"] is not None:
         compact()
     return {"kept": state["kept"], "stats": stats, "records": tally.records, "lost_tails": lost,
-            "rank_rows": state["rank_rows"], "scoring_seconds": state["scoring"]}
+            "rank_rows": state["rank_rows"], "scoring_seconds": state["scoring"], "busy_seconds": state["busy"]}
 
 
 def _fetch_winners(scored: Dict[str, Any], plan: List[Split], text_field: str) -> List[ScoredRecord]:
