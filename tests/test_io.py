@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 
 import pytest
 import zstandard
@@ -202,3 +203,28 @@ def test_located_records_name_their_file_and_line(tmp_path):
     located = list(iter_located_records(path, on_error="skip"))
     assert [(loc.path.name, loc.line, loc.record["text"]) for loc in located] == [("l.jsonl", 1, "a"), ("l.jsonl", 4, "c")]
     assert [loc.line for loc in iter_located_records(path, text_field=None, on_error="skip")] == [1, 4]
+
+
+def test_a_dangling_symlink_names_its_target(tmp_path):
+    from zipsift.atomic import OutputError, resolve_output
+
+    (tmp_path / "pool.jsonl").symlink_to(tmp_path / "gone.jsonl")
+    with pytest.raises(FileNotFoundError, match=r"pool.jsonl: a symbolic link to .*gone.jsonl, which does not exist"):
+        expand_paths(tmp_path / "pool.jsonl")
+    (tmp_path / "out.jsonl").symlink_to(tmp_path / "nodir" / "x.jsonl")
+    with pytest.raises(OutputError, match=r"out.jsonl: a symbolic link to .*x.jsonl, whose directory .*nodir does not"):
+        resolve_output(str(tmp_path / "out.jsonl"))
+
+
+@pytest.mark.parametrize("name, compress, advice", [
+    ("a.txt", gzip.compress, "decompress it (gunzip), or, if it holds JSON lines, rename it to end in .jsonl.gz"),
+    ("a.txt", zstandard.ZstdCompressor().compress, "decompress it (zstd -d)"),
+    ("a.jsonl", gzip.compress, "rename it to end in .jsonl.gz"),
+])
+def test_a_compressed_file_with_a_plain_name_gets_advice_that_works(tmp_path, name, compress, advice):
+    (tmp_path / name).write_bytes(compress(b'{"text": "a"}\n'))
+    with pytest.raises(BadRecord, match=re.escape(advice)):
+        list(iter_records(tmp_path / name, on_error="skip"))
+    if name.endswith(".jsonl"):  # the advice leads to a file zipsift reads
+        (tmp_path / name).rename(tmp_path / (name + ".gz"))
+        assert list(iter_records(tmp_path / (name + ".gz"))) == [{"text": "a"}]

@@ -88,6 +88,9 @@ def resolve_output(path: PathLike) -> Path:
             raise OutputError(f"{text}: is {kind}; zipsift writes outputs only to regular files "
                               f"(use - to write to standard output)")
     if not target.parent.is_dir():
+        if os.path.islink(text):  # a dangling link: name where it points, not the link's own directory
+            raise MissingDirectoryError(f"{text}: a symbolic link to {os.readlink(text)}, whose directory "
+                                        f"{target.parent} does not exist; create it or fix the link")
         raise MissingDirectoryError(f"{text}: the directory {Path(text).parent} does not exist; create it first")
     return target
 
