@@ -132,16 +132,12 @@ def test_split_workers_fed_splits_in_any_order_merge_to_the_single_machine_selec
     assert len(plan) > 6
 
 
-@pytest.mark.parametrize("method, extra", [("gain", ["--reference-sample", "5"]), ("zipfit", ["--length-fair"])])
-def test_engine_ray_refuses_a_first_pass_it_does_not_distribute(tmp_path, method, extra):
-    # Silently skipping the pass would change the scores (plain gain instead of Moore-Lewis).
-    import subprocess
+def test_ray_engine_refuses_a_first_pass_it_does_not_distribute_before_touching_a_cluster():
+    # Silently skipping a pass would change the scores.
+    from zipsift.engine import NotDistributed, SelectJob, ray_engine
 
-    data = "tests/data/quickstart"
-    out = tmp_path / "out.jsonl"
-    run = subprocess.run([sys.executable, "-m", "zipsift", "select", method, "--target", f"{data}/targets.jsonl",
-                          "--source", f"{data}/pool.jsonl", "--k", "3", "--out", str(out), "--engine", "ray", *extra],
-                         capture_output=True, text=True)
-    assert run.returncode == 2, run.stderr
-    assert "--engine ray does not run the" in run.stderr
-    assert not out.exists()
+    job = SelectJob(method="x", sources=["tests/data/quickstart/pool.jsonl"], targets=["t"],
+                    make_selector=lambda targets: None, k=3, fit=lambda *a: None, fit_name="something_new",
+                    fit_records=5)
+    with pytest.raises(NotDistributed, match="--engine ray does not run the something_new pass"):
+        ray_engine().select(job)

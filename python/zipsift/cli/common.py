@@ -200,6 +200,7 @@ def run_select(args: argparse.Namespace, method: str, make_selector: Callable[[L
                     budget_bytes=args.budget_bytes, text_field=args.text_field, on_error=args.on_error,
                     reserved_fields=(args.score_field,), batch_size=args.batch_size, options=select_options or {},
                     fit=fit, fit_name=fit_name, fit_sample=getattr(args, "fit_sample", None),
+                    fit_records=getattr(args, "reference_sample", None) or getattr(args, "length_sample", None),
                     progress=lambda label: Progress(enabled=progress_enabled(args), label=label))
     try:
         result = engine_from_args(args).select(job)

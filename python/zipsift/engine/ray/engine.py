@@ -8,6 +8,36 @@ from .. import NotDistributed, SelectJob, SelectResult
 from .select import select
 
 
+# First passes over the first N records that the Ray engine runs: the actors read the texts, the
+# driver fits, the actors score with the fitted selector.
+FIRST_PASSES = ("reference_sample", "length_baseline")
+
+
+def _fitted(job: SelectJob, texts):
+    """The selector factory after ``job.fit`` on ``texts`` (the first N records): run once here
+    (for the report's parameters and its errors), then per actor, replayed (gain: dictionaries of
+    N texts) or as the fitted arrays (ZIP-FIT's length baseline, whose alignments are the cost)."""
+    records = [{job.text_field: t} for t in texts]
+    fitted = job.make_selector(job.targets)
+    job.fit(fitted, iter(records), lambda n: None)
+    if job.fit_name == "length_baseline":
+        knots, baseline = fitted.length_knots, fitted.baseline_alignment
+        make_selector, targets = job.make_selector, job.targets
+
+        def make():
+            selector = make_selector(targets)
+            selector.length_knots, selector.baseline_alignment = knots, baseline
+            return selector
+        return make
+    make_selector, targets, fit, text_field = job.make_selector, job.targets, job.fit, job.text_field
+
+    def replay():
+        selector = make_selector(targets)
+        fit(selector, iter([{text_field: t} for t in texts]), lambda n: None)
+        return selector
+    return replay
+
+
 class RayEngine:
     """Selection on a Ray cluster (``select``): ``address`` (None: RAY_ADDRESS, else a local Ray),
     ``actors`` (0: one per ``threads`` CPUs of the cluster), ``threads`` native threads per actor
@@ -23,11 +53,12 @@ class RayEngine:
         self.split_bytes = split_bytes
 
     def select(self, job: SelectJob) -> SelectResult:
+        first_pass = None
         if job.fit is not None and job.fit_name != "dsir_fit":
-            # Silently skipping the pass would change the scores (plain gain instead of Moore-Lewis).
-            raise NotDistributed(f"--engine ray does not run the {job.fit_name.replace('_', ' ')} pass "
-                                 f"(--reference-sample, --length-fair); run with --engine local, or, for gain, "
-                                 f"give a --reference file")
+            if job.fit_name not in FIRST_PASSES or job.fit_records is None:
+                # Silently skipping the pass would change the scores (plain gain instead of Moore-Lewis).
+                raise NotDistributed(f"--engine ray does not run the {job.fit_name} pass; run with --engine local")
+            first_pass = (job.fit_records, lambda texts: _fitted(job, texts))
         progress = job.progress("read") if job.progress is not None else None
         meter = progress.__enter__() if progress is not None else None
         last = [0]
@@ -43,7 +74,8 @@ class RayEngine:
                             reserved_fields=job.reserved_fields, options=job.options,
                             fit_sample=job.fit_sample if job.fit is not None else None, actors=self.actors,
                             threads_per_actor=self.threads, batch_size=job.batch_size,
-                            split_bytes=self.split_bytes, address=self.address, on_progress=on_progress)
+                            split_bytes=self.split_bytes, address=self.address, on_progress=on_progress,
+                            first_pass=first_pass)
         finally:
             if progress is not None:
                 progress.__exit__(None, None, None)

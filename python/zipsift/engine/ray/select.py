@@ -13,7 +13,7 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -84,7 +84,10 @@ def select(sources: Union[str, Sequence[str]], make_selector: Callable[[], Any],
     per ``threads_per_actor`` CPUs of the cluster. Files are split into pieces of about
     ``split_bytes`` (see ``zipsift.io.plan_splits``); every node must see the files at the same
     paths (shared storage). Connects to ``address`` unless this process is already connected.
-    ``on_progress(done_bytes, total_bytes)`` is called as splits finish.
+    ``on_progress(done_bytes, total_bytes)`` is called as splits finish. ``first_pass`` = (N, fit):
+    a method's first pass over the first N records (gain's reference sample, ZIP-FIT's length
+    baseline): the actors read those texts, ``fit(texts)`` runs on the driver and returns the
+    selector factory the actors then score with.
 
     The result equals the selector's single-machine ``select`` over ``iter_records(sources)``:
     ties go to the earlier record in input order, the byte budget walk stops at the first record
@@ -122,6 +125,11 @@ def select(sources: Union[str, Sequence[str]], make_selector: Callable[[], Any],
            "k": k, "budget_bytes": budget_bytes, "raw_counts": None}
     try:
         raw_counts = positions = fit_stats = None
+        if first_pass is not None:
+            texts, fit_stats = _first_texts(pool, job, plan, names, first_pass[0], on_error)
+            make_selector = first_pass[1](texts)
+            job = {**job, "id": next(_job_ids), "selector": [ray.put(make_selector)]}
+            clock["fit"] = time.perf_counter()
         if is_dsir:
             raw_counts, positions, fit_stats, lost = _fit_dsir(pool, job, plan, names, fit_sample, on_error)
             if lost:  # a corrupt piece mid-file: the local reader loses the rest of that file
@@ -277,6 +285,21 @@ def _fit_dsir(pool: _ActorPool, job, plan: List[Split], names: List[str], fit_sa
     if not counted:
         raise ValueError("the raw sample is empty: fit p_R on at least one text of the pool")
     return total, positions, ReadStats(records=counted, files=len(names)), set()
+
+
+def _first_texts(pool: _ActorPool, job, plan: List[Split], names: List[str], n: int, on_error: str):
+    """The texts of the first ``n`` records in input order, and the ReadStats of reading them: a
+    count of every split, then the texts of the splits that hold the first n records."""
+    tally = _Tally(plan, names, on_error)
+    pool.run("count", [(job, split, i, None, False) for i, split in enumerate(plan)], tally.add)
+    tally.finish()
+    before = np.concatenate([[0], np.cumsum(tally.records)[:-1]])
+    calls = [(job, split, i, int(min(n - before[i], tally.records[i])), False, True)
+             for i, split in enumerate(plan) if before[i] < n and tally.records[i]]
+    parts: Dict[int, List[str]] = {}
+    pool.run("count", calls, lambda result: parts.__setitem__(result["split"], result["texts"]))
+    texts = [t for i in sorted(parts) for t in parts[i]]
+    return texts, ReadStats(records=len(texts), files=len(names))
 
 
 def _score(pool: _ActorPool, job, plan: List[Split], names: List[str], positions: Optional[np.ndarray],

@@ -87,9 +87,12 @@ class SplitWorker:
             self.fitted = True
 
     def count(self, job: Dict[str, Any], split: Split, split_index: int, limit: Optional[int],
-              with_counts: bool) -> Dict[str, Any]:
+              with_counts: bool, with_texts: bool = False) -> Dict[str, Any]:
         """Records of ``split`` (and its lines, blank lines, empty texts, bad records) and, when
-        ``with_counts``, DSIR's hashed n-gram counts of its first ``limit`` records (all when None)."""
+        ``with_counts``, DSIR's hashed n-gram counts of its first ``limit`` records (all when
+        None), or with ``with_texts`` those texts themselves (a first pass run on the driver)."""
+        if with_texts:
+            return self._first_texts(job, split, split_index, limit)
         self._begin(job)
         counts = SplitCounts()
         texts: List[str] = []
@@ -109,6 +112,22 @@ class SplitWorker:
             ngrams = (self.selector.featurizer.counts(texts, self.selector.threads) if texts
                       else np.zeros(self.selector.buckets, np.int64))
         return {"split": split_index, "records": records, "counted": len(texts), "ngrams": ngrams,
+                **_tally(counts, bad)}
+
+    def _first_texts(self, job: Dict[str, Any], split: Split, split_index: int, limit: Optional[int]):
+        counts = SplitCounts()
+        texts: List[str] = []
+        bad: List[Tuple[int, str, str, bool, str]] = []
+        for item in read_split(split, job["text_field"], job["reserved"], counts):
+            if limit is not None and len(texts) >= limit:
+                break
+            if item.bad is not None:
+                bad.append(_bad_row(item))
+                if _stops(item.bad, job["on_error"]):
+                    break
+                continue
+            texts.append(item.text)
+        return {"split": split_index, "records": len(texts), "counted": len(texts), "texts": texts, "ngrams": None,
                 **_tally(counts, bad)}
 
     def score(self, job: Dict[str, Any], split: Split, split_index: int, position: Optional[int]) -> Dict[str, Any]:
