@@ -153,3 +153,25 @@ def test_plan_splits_refuses_a_bad_split_size(tmp_path):
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="split_bytes must be a positive whole number"):
             plan_splits([tmp_path / "a.jsonl"], bad)
+
+
+def test_parse_text_equals_json_loads_and_gives_the_local_errors():
+    from zipsift.io import parse_text
+
+    raw = '{"id": 1, "text": "caf\\u00e9 \\ud83d\\ude00 ✓", "n": 1.5}'.encode()
+    assert parse_text(raw, "p.jsonl", 3) == (json.loads(raw)["text"], None)
+    for line, reason in ((b'{"text": oops}', "malformed_json"), (b'{"text": "\\udc00"}', "invalid_utf8"),
+                         (b'{"text": 1}', "not_a_string"), (b'{"body": "x"}', "missing_field"),
+                         (b'{"text": "a", "n": NaN}', "non_finite_number"), (b"[" * 501 + b"]" * 501, "unsupported_json"),
+                         (b'{"text": "a", "s": 1}', "reserved_field")):
+        text, bad = parse_text(line, "p.jsonl", 3, reserved_fields=("s",))
+        assert text is None and bad.reason == reason and str(bad).startswith("p.jsonl, line 3: ")
+
+
+def test_records_at_refuses_an_offset_that_is_not_a_record(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"text": "one"}\n{"text": "two"}\n')
+    split = plan_splits([path])[0]
+    assert records_at(split, [16]) == {16: {"text": "two"}}
+    with pytest.raises(ValueError, match="a.jsonl: a selected record no longer reads as it did"):
+        records_at(split, [3])

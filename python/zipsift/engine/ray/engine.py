@@ -59,14 +59,14 @@ class RayEngine:
                 # Silently skipping the pass would change the scores (plain gain instead of Moore-Lewis).
                 raise NotDistributed(f"--engine ray does not run the {job.fit_name} pass; run with --engine local")
             first_pass = (job.fit_records, lambda texts: _fitted(job, texts))
-        progress = job.progress("read") if job.progress is not None else None
+        progress = job.progress("score") if job.progress is not None else None
         meter = progress.__enter__() if progress is not None else None
         last = [0]
 
-        def on_progress(done: int, total: int) -> None:
+        def on_progress(done_bytes: int, total_bytes: int, records: int) -> None:
             if meter is not None:
-                meter.update(done - last[0])
-                last[0] = done
+                meter.update(records - last[0])
+                last[0] = records
 
         try:
             result = select(job.sources, lambda: job.make_selector(job.targets), k=job.k,

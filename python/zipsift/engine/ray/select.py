@@ -73,7 +73,8 @@ def select(sources: Union[str, Sequence[str]], make_selector: Callable[[], Any],
            reserved_fields: Sequence[str] = (), options: Optional[Dict[str, Any]] = None,
            fit_sample: Optional[int] = None, actors: int = 0, threads_per_actor: int = 1,
            batch_size: int = 4096, split_bytes: int = DEFAULT_SPLIT_BYTES, address: Optional[str] = None,
-           on_progress: Optional[Callable[[int, int], Any]] = None) -> RaySelection:
+           on_progress: Optional[Callable[[int, int, int], Any]] = None,
+           first_pass: Optional[Tuple[int, Callable[[List[str]], Callable[[], Any]]]] = None) -> RaySelection:
     """Select from ``sources`` (files, directories, globs, as ``zipsift.io``) on a Ray cluster.
 
     ``make_selector()`` builds the selector — e.g. ``lambda: ZipFit(targets, threads=1)``,
@@ -84,7 +85,7 @@ def select(sources: Union[str, Sequence[str]], make_selector: Callable[[], Any],
     per ``threads_per_actor`` CPUs of the cluster. Files are split into pieces of about
     ``split_bytes`` (see ``zipsift.io.plan_splits``); every node must see the files at the same
     paths (shared storage). Connects to ``address`` unless this process is already connected.
-    ``on_progress(done_bytes, total_bytes)`` is called as splits finish. ``first_pass`` = (N, fit):
+    ``on_progress(done_bytes, total_bytes, records_done)`` is called as splits finish. ``first_pass`` = (N, fit):
     a method's first pass over the first N records (gain's reference sample, ZIP-FIT's length
     baseline): the actors read those texts, ``fit(texts)`` runs on the driver and returns the
     selector factory the actors then score with.
@@ -308,7 +309,7 @@ def _score(pool: _ActorPool, job, plan: List[Split], names: List[str], positions
     the splits lost after a broken compressed piece."""
     tally = _Tally(plan, names, on_error)
     state = {"kept": None, "stop": None, "pending": [], "pending_rows": 0, "rank_rows": 0, "scoring": 0.0, "busy": 0.0,
-             "done": 0}
+             "done": 0, "records": 0}
     total_bytes = sum(max(s.end - s.start, 0) for s in plan) or 1
     k, budget = job["k"], job["budget_bytes"]
 
@@ -338,8 +339,9 @@ def _score(pool: _ActorPool, job, plan: List[Split], names: List[str], positions
                 compact()
         split = plan[result["split"]]
         state["done"] += max(split.end - split.start, 0)
+        state["records"] += result["records"]
         if on_progress is not None:
-            on_progress(state["done"], total_bytes)
+            on_progress(state["done"], total_bytes, state["records"])
 
     pool.run("score", [(job, split, i, None if positions is None else int(positions[i]))
                        for i, split in enumerate(plan)], add)
