@@ -201,7 +201,10 @@ table = io.BytesIO()
 pq.write_table(pa.Table.from_pylist([{"text": "row %d" % i} for i in range(3000)]), table, row_group_size=500)
 cases = {"truncated.jsonl.gz": gz[:len(gz) // 2], "gzip.txt": gz, "zstd.jsonl": zst, "gzip.jsonl": gz,
          "empty.jsonl.gz": b"", "empty.jsonl.zst": b"", "truncated.jsonl.zst": zst[:-9],
-         "truncated.parquet": table.getvalue()[:-100], "trailing.jsonl.gz": gz + b"garbage!"}
+         "truncated.parquet": table.getvalue()[:-100], "trailing.jsonl.gz": gz + b"garbage!",
+         # a frame in the middle corrupted: the local reader loses the rest of the file, so must the splits after it
+         "middle.jsonl.zst": zst[:len(zst) // 2] + bytes(b ^ 0x5A for b in zst[len(zst) // 2:len(zst) // 2 + 40])
+                             + zst[len(zst) // 2 + 40:]}
 for name, data in cases.items():
     path = os.path.join(root, name)
     open(path, "wb").write(data)
@@ -232,7 +235,7 @@ def test_library_dsir_fit_and_topk_equal_the_single_machine_model_and_a_truncate
                            str(quickstart / "targets.jsonl")], capture_output=True, text=True, env=cluster.env,
                           timeout=600)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split()[-2:] == ["cases", "9"], done.stdout
+    assert done.stdout.split()[-2:] == ["cases", "10"], done.stdout
     kept, records, blank, files = map(int, done.stdout.split()[-6:-2])
     assert kept > 5 and (records, blank, files) == (315, 1, 5)
 
