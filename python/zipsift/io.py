@@ -793,14 +793,15 @@ def parse_text(raw: bytes, path: PathLike, line: int, text_field: str = "text",
     A fast parser (orjson) reads lines it accepts; any line it refuses, or that could hold what
     only Python's parser judges (deep nesting, huge integers), is parsed exactly as
     :func:`iter_records` does, so errors and their messages are the same."""
-    if _orjson is not None and not _nested_too_deeply(raw) and not (len(raw) >= 4300 and _LONG_DIGITS.search(raw)):
+    if _orjson is not None and not (len(raw) >= 4300 and _LONG_DIGITS.search(raw)):
         try:
-            record = _orjson.loads(raw)
+            record = _orjson.loads(raw)  # refuses nesting deeper than 1024 itself
         except _orjson.JSONDecodeError:
             record = None
-        if type(record) is dict:
+        if type(record) is dict and not _deeper_than(record, MAX_JSON_DEPTH):
             text = record.get(text_field)
-            if type(text) is str and text and not any(name in record for name in reserved_fields):
+            if type(text) is str and text and (not reserved_fields or
+                                               not any(name in record for name in reserved_fields)):
                 return text, None
     path = Path(path)
     decoded, bad = _decode(raw, path, line)
@@ -809,6 +810,19 @@ def parse_text(raw: bytes, path: PathLike, line: int, text_field: str = "text",
     if bad is None:
         bad = _check_text(record, text_field, path, line, reserved_fields)
     return (None, bad) if bad is not None else (record[text_field], None)
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether a parsed JSON value nests arrays/objects more than ``limit`` deep (the top one is
+    level 1): walking the parsed containers costs less than scanning the line's bytes."""
+    stack = [(value, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = value.values() if type(value) is dict else value
+        stack.extend((child, depth + 1) for child in children if type(child) in (dict, list))
+    return False
 
 
 def _split_lines(split: Split, suffix: str) -> Iterator[Tuple[int, int, int, bytes]]:
