@@ -43,18 +43,23 @@ def test_select_gain_writes_best_records_with_scores_equal_to_the_library(quicks
     assert "fit" not in rep and rep["bytes_selected"] == sum(len(r["text"].encode()) for r in rows)
 
 
-def test_select_gain_reference_sample_fits_on_the_first_records(quickstart, tmp_path):
+def test_select_gain_reference_sample_fits_on_a_seeded_random_sample(quickstart, tmp_path):
     out, report = tmp_path / "gain.jsonl", tmp_path / "report.json"
     assert main(gain_args(quickstart, out, "--budget-bytes", "8000", "--reference-sample", "50",
                           "--report", str(report))) == 0
     pool = read_jsonl(quickstart / "pool.jsonl")
-    scorer = CompressionGain(read_texts(quickstart / "targets.jsonl"), reference=[r["text"] for r in pool[:50]])
+    from zipsift.sample import seeded_sample
+
+    sample = seeded_sample(pool, 50, seed=0)  # random, not the first 50: a sorted pool is no trap
+    assert sample != pool[:50]
+    scorer = CompressionGain(read_texts(quickstart / "targets.jsonl"), reference=[r["text"] for r in sample])
     expected = scorer.select(pool, budget_bytes=8000)
     assert [r["gain_score"] for r in read_jsonl(out)] == [s.score for s in expected]
     rep = json.loads(report.read_text())
     assert rep["params"]["form"] == "moore_lewis"
-    assert rep["params"]["reference"] == {"first_source_records": 50, "records": 50}
-    assert rep["fit"]["records"] == 50 and rep["bytes_selected"] <= 8000
+    assert rep["params"]["reference"] == {"random_source_records": 50, "seed": 0, "records": 50}
+    # the first pass read the whole pool to draw the sample
+    assert rep["fit"]["records"] == 200 and rep["bytes_selected"] <= 8000
 
 
 def test_select_gain_reference_file(quickstart, tmp_path):

@@ -154,19 +154,21 @@ def test_dsir_gumbel_with_fit_sample_on_two_nodes_is_byte_identical_to_the_local
     assert local == ray and local.count(b"\n") == 30
 
 
-@pytest.mark.parametrize("method, extra", [("gain", ["--reference-sample", "40", "--k", "25"]),
+@pytest.mark.parametrize("method, extra", [("gain", ["--reference-sample", "40", "--reference-seed", "5", "--k", "25"]),
                                            ("zipfit", ["--length-fair", "--length-sample", "90", "--length-bins", "4",
                                                        "--budget-bytes", "20000"])])
 def test_first_passes_over_the_first_records_run_on_the_cluster_with_identical_output(cluster, pool, quickstart,
                                                                                         tmp_path, method, extra):
-    # gain's Moore-Lewis reference sample and ZIP-FIT's length baseline: the first N records of the
-    # pool (over several files and splits), read by the actors, fitted once, scored everywhere.
+    # gain's Moore-Lewis reference sample (a seeded random sample) and ZIP-FIT's length baseline (the
+    # first N records), over several files and splits: read by the actors, fitted once, scored everywhere.
     local, ray = both_engines(cluster, tmp_path, [
         "select", method, "--target", str(quickstart / "targets.jsonl"), "--source", str(pool), *extra],
         ["--split-bytes", "4000"])
     assert local == ray and local.count(b"\n") > 5
-    assert both_engines.report["fit"]["records"] == int(extra[1 + extra.index("--reference-sample")]
-                                                        if method == "gain" else 90)
+    report = both_engines.report
+    assert report["fit"]["records"] == (report["records_read"] if method == "gain" else 90)
+    if method == "gain":
+        assert report["params"]["reference"] == {"random_source_records": 40, "seed": 5, "records": 40}
 
 
 LIBRARY_DRIVER = """

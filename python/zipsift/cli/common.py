@@ -201,6 +201,7 @@ def run_select(args: argparse.Namespace, method: str, make_selector: Callable[[L
                     reserved_fields=(args.score_field,), batch_size=args.batch_size, options=select_options or {},
                     fit=fit, fit_name=fit_name, fit_sample=getattr(args, "fit_sample", None),
                     fit_records=getattr(args, "reference_sample", None) or getattr(args, "length_sample", None),
+                    fit_seed=getattr(args, "reference_seed", None) if getattr(args, "reference_sample", None) else None,
                     progress=lambda label: Progress(enabled=progress_enabled(args), label=label))
     try:
         result = engine_from_args(args).select(job)

@@ -39,7 +39,8 @@ class SelectJob:
     ``budget_bytes`` bytes of text. ``options``: keywords of the selector's ``select``. ``fit``:
     the method's first pass (``fit_name`` says which: "dsir_fit", "reference_sample",
     "length_baseline"), ``fit_sample``: DSIR's --fit-sample, ``fit_records``: how many of the first
-    records the other first passes read (gain's --reference-sample, ZIP-FIT's --length-sample). ``progress(label)``: a context
+    records the other first passes read (gain's --reference-sample, ZIP-FIT's --length-sample);
+    with ``fit_seed``, a seeded random sample of that many records instead (``zipsift.sample``). ``progress(label)``: a context
     manager with ``update(n)`` (documents done), or None for no progress."""
 
     method: str
@@ -57,6 +58,7 @@ class SelectJob:
     fit_name: Optional[str] = None
     fit_sample: Optional[int] = None
     fit_records: Optional[int] = None
+    fit_seed: Optional[int] = None
     progress: Optional[Callable[[str], Any]] = None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 
 from ..io import ReadStats, iter_records
+from ..sample import seeded_sample
 from . import EmptyPool, SelectJob, SelectResult
 
 
@@ -28,6 +29,8 @@ class LocalEngine:
                                        stats=fit_stats, reserved_fields=job.reserved_fields)
             with progress("fit") as meter:
                 try:
+                    if job.fit_seed is not None:  # the first pass sees a seeded random sample
+                        fit_records = iter(seeded_sample(fit_records, job.fit_records, job.fit_seed))
                     job.fit(selector, fit_records, meter.update)
                 except ValueError:
                     if fit_stats.records == 0:

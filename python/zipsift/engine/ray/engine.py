@@ -58,7 +58,7 @@ class RayEngine:
             if job.fit_name not in FIRST_PASSES or job.fit_records is None:
                 # Silently skipping the pass would change the scores (plain gain instead of Moore-Lewis).
                 raise NotDistributed(f"--engine ray does not run the {job.fit_name} pass; run with --engine local")
-            first_pass = (job.fit_records, lambda texts: _fitted(job, texts))
+            first_pass = (job.fit_records, lambda texts: _fitted(job, texts), job.fit_seed)
         progress = job.progress("score") if job.progress is not None else None
         meter = progress.__enter__() if progress is not None else None
         last = [0]

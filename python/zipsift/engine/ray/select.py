@@ -21,6 +21,7 @@ from ...dsir import DSIR
 from ...io import (DEFAULT_SPLIT_BYTES, UNREADABLE_TAIL, BadRecord, ReadStats, Split, expand_paths, plan_splits,
                    records_at)
 from ...stream import ScoredRecord, validate_limits
+from ...sample import top_positions
 from .connect import connect
 from .ranking import better_stop, ranked_prefix
 from .worker import RANK_COLUMNS, SplitWorker
@@ -74,7 +75,8 @@ def select(sources: Union[str, Sequence[str]], make_selector: Callable[[], Any],
            fit_sample: Optional[int] = None, actors: int = 0, threads_per_actor: int = 1,
            batch_size: int = 4096, split_bytes: int = DEFAULT_SPLIT_BYTES, address: Optional[str] = None,
            on_progress: Optional[Callable[[int, int, int], Any]] = None,
-           first_pass: Optional[Tuple[int, Callable[[List[str]], Callable[[], Any]]]] = None) -> RaySelection:
+           first_pass: Optional[Tuple[int, Callable[[List[str]], Callable[[], Any]], Optional[int]]] = None
+           ) -> RaySelection:
     """Select from ``sources`` (files, directories, globs, as ``zipsift.io``) on a Ray cluster.
 
     ``make_selector()`` builds the selector — e.g. ``lambda: ZipFit(targets, threads=1)``,
@@ -85,10 +87,11 @@ def select(sources: Union[str, Sequence[str]], make_selector: Callable[[], Any],
     per ``threads_per_actor`` CPUs of the cluster. Files are split into pieces of about
     ``split_bytes`` (see ``zipsift.io.plan_splits``); every node must see the files at the same
     paths (shared storage). Connects to ``address`` unless this process is already connected.
-    ``on_progress(done_bytes, total_bytes, records_done)`` is called as splits finish. ``first_pass`` = (N, fit):
-    a method's first pass over the first N records (gain's reference sample, ZIP-FIT's length
-    baseline): the actors read those texts, ``fit(texts)`` runs on the driver and returns the
-    selector factory the actors then score with.
+    ``on_progress(done_bytes, total_bytes, records_done)`` is called as splits finish. ``first_pass`` = (N, fit, seed):
+    a method's first pass over the first N records, or with a seed over the seeded random sample
+    of N records of ``zipsift.sample`` (gain's reference sample, ZIP-FIT's length baseline): the
+    actors read those texts, ``fit(texts)`` runs on the driver and returns the selector factory
+    the actors then score with.
 
     The result equals the selector's single-machine ``select`` over ``iter_records(sources)``:
     ties go to the earlier record in input order, the byte budget walk stops at the first record
@@ -127,7 +130,7 @@ def select(sources: Union[str, Sequence[str]], make_selector: Callable[[], Any],
     try:
         raw_counts = positions = fit_stats = None
         if first_pass is not None:
-            texts, fit_stats = _first_texts(pool, job, plan, names, first_pass[0], on_error)
+            texts, fit_stats = _first_texts(pool, job, plan, names, first_pass[0], on_error, first_pass[2])
             make_selector = first_pass[1](texts)
             job = {**job, "id": next(_job_ids), "selector": [ray.put(make_selector)]}
             clock["fit"] = time.perf_counter()
@@ -288,13 +291,23 @@ def _fit_dsir(pool: _ActorPool, job, plan: List[Split], names: List[str], fit_sa
     return total, positions, ReadStats(records=counted, files=len(names)), set()
 
 
-def _first_texts(pool: _ActorPool, job, plan: List[Split], names: List[str], n: int, on_error: str):
-    """The texts of the first ``n`` records in input order, and the ReadStats of reading them: a
-    count of every split, then the texts of the splits that hold the first n records."""
+def _first_texts(pool: _ActorPool, job, plan: List[Split], names: List[str], n: int, on_error: str,
+                 seed: Optional[int] = None):
+    """The texts of the first ``n`` records in input order (with ``seed``: of the seeded random
+    sample of n records), and the ReadStats of reading them: a count of every split, then the
+    texts of the splits that hold the first n records (the n largest keys of each split)."""
     tally = _Tally(plan, names, on_error)
     pool.run("count", [(job, split, i, None, False) for i, split in enumerate(plan)], tally.add)
-    tally.finish()
+    read = tally.finish()
     before = np.concatenate([[0], np.cumsum(tally.records)[:-1]])
+    if seed is not None:
+        found: List[tuple] = []
+        calls = [(job, split, i, int(before[i]), n, seed) for i, split in enumerate(plan) if tally.records[i]]
+        pool.run("sample", calls, lambda r: found.extend(zip(r["keys"], r["positions"], r["texts"])))
+        keys = np.array([f[0] for f in found], np.float64)
+        positions = np.array([f[1] for f in found], np.int64)
+        texts = [found[i][2] for i in top_positions(keys, positions, n)]
+        return texts, read  # the draw read every record, as the local one does
     calls = [(job, split, i, int(min(n - before[i], tally.records[i])), False, True)
              for i, split in enumerate(plan) if before[i] < n and tally.records[i]]
     parts: Dict[int, List[str]] = {}

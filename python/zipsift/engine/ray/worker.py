@@ -15,6 +15,7 @@ import numpy as np
 
 from ...dsir import DSIR, gumbel_noise
 from ...io import RESERVED_FIELD, Split, SplitCounts, read_split
+from ...sample import sample_keys, top_positions
 from .ranking import ranked_prefix
 
 RANK_COLUMNS = (("key", np.float64), ("score", np.float64), ("split", np.int64), ("ordinal", np.int64),
@@ -129,6 +130,17 @@ class SplitWorker:
             texts.append(item.text)
         return {"split": split_index, "records": len(texts), "counted": len(texts), "texts": texts, "ngrams": None,
                 **_tally(counts, bad)}
+
+    def sample(self, job: Dict[str, Any], split: Split, split_index: int, position: int, n: int,
+               seed: int) -> Dict[str, Any]:
+        """The ``n`` records of ``split`` with the largest ``zipsift.sample`` keys (the split's part
+        of a seeded sample): their keys, global positions and texts."""
+        texts = [item.text for item in read_split(split, job["text_field"], job["reserved"]) if item.bad is None]
+        keys = sample_keys(seed, position, len(texts))
+        positions = np.arange(position, position + len(texts), dtype=np.int64)
+        pick = top_positions(keys, positions, n)
+        return {"split": split_index, "keys": keys[pick].tolist(), "positions": positions[pick].tolist(),
+                "texts": [texts[i] for i in pick]}
 
     def score(self, job: Dict[str, Any], split: Split, split_index: int, position: Optional[int]) -> Dict[str, Any]:
         """Score ``split``; returns the rank rows of its records that entered this actor's running
