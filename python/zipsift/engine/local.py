@@ -5,7 +5,7 @@ from contextlib import nullcontext
 
 from ..io import ReadStats, iter_records
 from ..sample import seeded_sample
-from . import EmptyPool, SelectJob, SelectResult
+from .job import EmptyPool, SelectJob, SelectResult
 
 
 class _Quiet:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ...io import DEFAULT_SPLIT_BYTES
-from .. import NotDistributed, SelectJob, SelectResult
+from ..job import NotDistributed, SelectJob, SelectResult
 from .select import select
 
 
