@@ -71,4 +71,4 @@ def run(args: argparse.Namespace) -> int:
                                      "alignment": selector.baseline_alignment.tolist()}
 
     params.update(length_fair=True, length_sample=args.length_sample, length_bins=args.length_bins)
-    return run_select(args, "zipfit", make_selector, params, fit=fit)
+    return run_select(args, "zipfit", make_selector, params, fit=fit, fit_name="length_baseline")
