@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import math
 import re
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 
 from .ncd import ncd_matrix
-from .params import DEFAULT_CODEC, DEFAULT_LEVEL
+from .params import DEFAULT_CODEC
 
 __all__ = ["UNIQUE_RULES", "normalize_text", "duplicate_groups", "unique_count"]
 
@@ -40,7 +40,7 @@ def _check_rule(unique: str, threshold) -> None:
 
 
 def duplicate_groups(texts: Sequence[str], unique: str = "exact", threshold: float = 0.25,
-                     codec: str = DEFAULT_CODEC, level: int = DEFAULT_LEVEL, threads: int = 0) -> np.ndarray:
+                     codec: str = DEFAULT_CODEC, level: Optional[int] = None, threads: int = 0) -> np.ndarray:
     """Group label of each text: int64 array of shape (n,).
 
     ``labels[i]`` is the index of the first text of i's group, so ``labels[i] == i`` marks the first

@@ -75,7 +75,7 @@ class CompressionGain:
     dict_bytes : largest dictionary; default None = the window of ``level`` (2 MiB at level 3).
     combine : "mean" (default): C(x | T) is the mean size over the dictionaries; "min": the smallest,
         i.e. the one dictionary that knows x best. They differ only when the targets need more than
-        one dictionary; the README gives the measurement behind the default.
+        one dictionary; docs/quality.md gives the measurement behind the default.
 
     ``scores(texts)`` returns float64 (n,) bits per byte; ``select(records, k=, budget_bytes=)``
     keeps the highest, like ``ZipFit.select``.

@@ -22,7 +22,7 @@ from typing import Any, Iterable, List, Optional
 import numpy as np
 
 from .ncd import TargetSet, Text
-from .params import DEFAULT_CODEC, DEFAULT_LEVEL, INT32_MAX, check_int, check_threads
+from .params import DEFAULT_CODEC, INT32_MAX, check_int, check_threads
 from .progress import Meter, OnProgress
 from .stream import ScoredRecord, batched, record_text, select_by_score, utf8_size
 
@@ -60,7 +60,9 @@ class ZipFit:
     ----------
     targets : sequence of str or bytes
         The target examples (e.g. a few hundred items of the task to fine-tune for).
-    codec, level : the compressor; gzip level 9 is the exact published setting.
+    codec, level : the compressor; gzip level 9 is the exact published setting (the reference code's
+        current default is lz4 level 0: ``codec="lz4"``). ``level=None`` is the codec's default
+        (see ``zipsift.ncd``).
     threads : worker threads, 0 = every core in the process's affinity mask.
     length_fair : score alignment minus the pool's mean alignment at the same length (see the module
         docstring); needs ``fit_length_baseline`` on a sample of the pool first. Default False: the
@@ -70,18 +72,19 @@ class ZipFit:
         always share a bin, so there may be fewer bins than asked.
     """
 
-    def __init__(self, targets: Iterable[Text], codec: str = DEFAULT_CODEC, level: int = DEFAULT_LEVEL, threads: int = 0,
-                 length_fair: bool = False, length_bins: Optional[int] = None):
+    def __init__(self, targets: Iterable[Text], codec: str = DEFAULT_CODEC, level: Optional[int] = None,
+                 threads: int = 0, length_fair: bool = False, length_bins: Optional[int] = None):
         if not isinstance(length_fair, bool):
             raise ValueError(f"length_fair must be True or False, got {length_fair!r}")
         if length_bins is not None and (isinstance(length_bins, bool) or not isinstance(length_bins, (int, np.integer))
                                         or length_bins < 1):
             raise ValueError(f"length_bins must be a positive integer or None (16, fewer for a smaller sample), "
                              f"got {length_bins!r}")
-        check_int(level, "level", -INT32_MAX - 1, INT32_MAX)  # the codec's own range is checked natively
+        if level is not None:
+            check_int(level, "level", -INT32_MAX - 1, INT32_MAX)  # the codec's own range is checked natively
         self._targets = TargetSet(list(targets), codec=codec, level=level, threads=check_threads(threads))
         self.codec = codec
-        self.level = level
+        self.level = self._targets.level
         self.threads = threads
         self.length_fair = length_fair
         self.length_bins = None if length_bins is None else int(length_bins)

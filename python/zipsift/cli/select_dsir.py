@@ -60,4 +60,4 @@ def run(args: argparse.Namespace) -> int:
     params = {"method": args.method, "seed": args.seed, "scheme": args.scheme, "ngrams": args.ngrams,
               "buckets": args.buckets, "fit_sample": args.fit_sample, "min_example_length": args.min_example_length}
     options = {"method": args.method, "seed": args.seed, "min_example_length": args.min_example_length}
-    return run_select(args, "dsir", make_selector, params, select_options=options, fit=fit)
+    return run_select(args, "dsir", make_selector, params, select_options=options, fit=fit, fit_name="dsir_fit")

@@ -114,7 +114,7 @@ def _samples(samples, what: str) -> list:
 def utility_kernel(model: TokenProbabilityModel, samples: Sequence[Sample], contexts: Optional[Sequence[Sample]] = None,
                    *, template: ICLTemplate = DEFAULT_TEMPLATE, diagonal: str = "compute",
                    on_progress: Optional[OnProgress] = None, stats: Optional[dict] = None) -> np.ndarray:
-    """DELIFT's utility kernel (methods.md §3): float64 (n, m), not symmetric, not scaled (``select``
+    """DELIFT's utility kernel (docs/methods.md, "DELIFT on a real model"): float64 (n, m), not symmetric, not scaled (``select``
     min–max scales it).
 
         U[i, j] = d(y_i | x_i) − d(y_i | (x_j, y_j) in context, x_i),   d(p) = ‖p − 1‖₂ / √T

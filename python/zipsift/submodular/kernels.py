@@ -34,7 +34,7 @@ from typing import Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .. import _core
-from ..params import DEFAULT_CODEC, DEFAULT_LEVEL
+from ..params import DEFAULT_CODEC
 
 __all__ = [
     "METRICS",
@@ -360,7 +360,7 @@ def sparse_kernel(indices, similarities, n_columns: Optional[int] = None) -> Spa
     return SparseKernel(indptr, ind, flat_sim[flat_keep], (n, m), metric="precomputed")
 
 
-def ncd_kernel(texts: Sequence, queries: Optional[Sequence] = None, codec: str = DEFAULT_CODEC, level: int = DEFAULT_LEVEL,
+def ncd_kernel(texts: Sequence, queries: Optional[Sequence] = None, codec: str = DEFAULT_CODEC, level: Optional[int] = None,
                threads: int = 0) -> DenseKernel:
     """s_ij = max(0, 1 − NCD(texts_i, queries_j)) with ``zipsift.ncd_matrix``; queries = texts when not
     given. NCD is not symmetric (x ⊕ y vs y ⊕ x) and can exceed 1 by a few bytes of container

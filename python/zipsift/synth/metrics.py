@@ -5,12 +5,12 @@ import math
 import random
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any, Callable, List, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..dedup import unique_count
-from ..params import DEFAULT_CODEC, DEFAULT_LEVEL
+from ..params import DEFAULT_CODEC
 
 __all__ = ["coverage_at_k", "diversity_at_k", "false_positive_rate", "FalsePositiveRate", "judge_sample"]
 
@@ -80,7 +80,7 @@ def coverage_at_k(correct, k: int, estimator: str = "empirical") -> float:
 
 
 def diversity_at_k(solutions: Sequence[Sequence[str]], correct, k: int, unique: str = "exact",
-                   threshold: float = 0.25, codec: str = DEFAULT_CODEC, level: int = DEFAULT_LEVEL, threads: int = 0) -> float:
+                   threshold: float = 0.25, codec: str = DEFAULT_CODEC, level: Optional[int] = None, threads: int = 0) -> float:
     """diversity@k: mean over questions of the number of unique correct solutions among the first k.
 
     ``solutions[q][s]`` is the text of sample s of question q; ``correct`` has the same shape (see
