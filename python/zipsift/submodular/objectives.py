@@ -160,16 +160,10 @@ def flmi(K, K_query, budget: Union[int, float], eta: float = 1.0, optimizer: str
 
     K: pool kernel (n, n); K_query: pool x query similarities (n, q); both s ≥ 0; eta ≥ 0.
     """
-    k = _pool(K, True, "flmi", threads)
-    if not (np.isfinite(eta) and eta >= 0):
-        raise ValueError(f"eta must be a finite number >= 0, got {eta!r}")
-    qmax = _side_row_max(K_query, k.shape[0], "K_query", "flmi", threads)
-    cap = (np.float32(eta) * qmax).astype(np.float32)
-    return _run("facility_location", k, budget, optimizer,
-                lambda native, b: _core.facility_location_objective(native, cap=cap, threads=threads),
-                epsilon=epsilon, seed=seed,
-                stop_if_zero_gain=stop_if_zero_gain, stop_if_negative_gain=stop_if_negative_gain,
-                threads=threads, on_progress=on_progress)
+    return _facility_location_with_side("flmi", "cap", K, K_query, "K_query", "eta", eta, budget, optimizer,
+                                        epsilon=epsilon, seed=seed, stop_if_zero_gain=stop_if_zero_gain,
+                                        stop_if_negative_gain=stop_if_negative_gain, threads=threads,
+                                        on_progress=on_progress)
 
 
 def flcg(K, K_private, budget: Union[int, float], nu: float = 1.0, optimizer: str = "lazy", *,
@@ -180,16 +174,24 @@ def flcg(K, K_private, budget: Union[int, float], nu: float = 1.0, optimizer: st
 
     K: pool kernel (n, n); K_private: pool x private similarities (n, p); both s ≥ 0; nu ≥ 0.
     """
-    k = _pool(K, True, "flcg", threads)
-    if not (np.isfinite(nu) and nu >= 0):
-        raise ValueError(f"nu must be a finite number >= 0, got {nu!r}")
-    pmax = _side_row_max(K_private, k.shape[0], "K_private", "flcg", threads)
-    floor = (np.float32(nu) * pmax).astype(np.float32)
+    return _facility_location_with_side("flcg", "floor", K, K_private, "K_private", "nu", nu, budget, optimizer,
+                                        epsilon=epsilon, seed=seed, stop_if_zero_gain=stop_if_zero_gain,
+                                        stop_if_negative_gain=stop_if_negative_gain, threads=threads,
+                                        on_progress=on_progress)
+
+
+def _facility_location_with_side(name: str, bound: str, K, K_side, side_name: str, weight_name: str, weight: float,
+                                 budget, optimizer: str, *, threads: int, **options) -> Selection:
+    """FLMI and FLCG: facility location whose per-row coverage is capped (``bound="cap"``, FLMI) or
+    offset (``"floor"``, FLCG) by ``weight`` · max over the side set of s_iq."""
+    k = _pool(K, True, name, threads)
+    if not (np.isfinite(weight) and weight >= 0):
+        raise ValueError(f"{weight_name} must be a finite number >= 0, got {weight!r}")
+    side_max = _side_row_max(K_side, k.shape[0], side_name, name, threads)
+    limit = {bound: (np.float32(weight) * side_max).astype(np.float32)}
     return _run("facility_location", k, budget, optimizer,
-                lambda native, b: _core.facility_location_objective(native, floor=floor, threads=threads),
-                epsilon=epsilon, seed=seed,
-                stop_if_zero_gain=stop_if_zero_gain, stop_if_negative_gain=stop_if_negative_gain,
-                threads=threads, on_progress=on_progress)
+                lambda native, b: _core.facility_location_objective(native, threads=threads, **limit),
+                threads=threads, **options)
 
 
 def graph_cut(K, budget: Union[int, float], lambda_: float = 0.5, optimizer: str = "lazy", *,
