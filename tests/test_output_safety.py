@@ -31,7 +31,7 @@ def leftovers(directory: Path):
     return sorted(p.name for p in directory.iterdir() if ".zipsift-tmp." in p.name or p.name.endswith(".tmp"))
 
 
-# --- item 2: devices, fifos, directories, symlinks ------------------------------------------------
+# --- devices, fifos, directories, symlinks --------------------------------------------------------
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="making a device node needs root")
 def test_out_character_device_is_refused_and_the_device_is_kept(tmp_path, capsys):
@@ -99,7 +99,7 @@ def test_missing_parent_directory_is_one_clear_error(tmp_path, capsys):
     assert "does not exist; create it first" in capsys.readouterr().err
 
 
-# --- item 3: an output that is an input or another output ----------------------------------------
+# --- an output that is an input or another output -------------------------------------------------
 
 def test_out_equal_to_source_is_refused_before_any_work(tmp_path, capsys):
     pool = tmp_path / "pool.jsonl"
@@ -150,7 +150,7 @@ def test_eval_json_equal_to_a_selection_is_refused(tmp_path, capsys):
     assert sel.read_bytes() == before
 
 
-# --- item 4: OS errors, checks before the work, stale temporaries ---------------------------------
+# --- OS errors, checks before the work, stale temporaries -----------------------------------------
 
 def test_unwritable_report_directory_fails_before_the_selection_is_written(tmp_path, capsys):
     out = tmp_path / "sel.jsonl"
