@@ -219,8 +219,7 @@ def converted_folder(gguf: PathLike, cache: Optional[PathLike] = None) -> Tuple[
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=root))
     try:
-        tmp.chmod(0o755)  # mkdtemp makes it private; the cache is meant to be shared like any other
-        with _quiet(transformers):
+        with _quiet(transformers), _no_conversion_progress():
             # dequantize=True: every weight becomes a plain float32 tensor (trainable, serialisable),
             # even when the `kernels` package could keep them packed.
             # transformers 4.x has no GgufConfig and always dequantises.
@@ -239,6 +238,7 @@ def converted_folder(gguf: PathLike, cache: Optional[PathLike] = None) -> Tuple[
         (tmp / "zipsift-source.json").write_text(json.dumps({
             "gguf": str(gguf), "sha256": digest, "dtype": "float32",
             "transformers": transformers.__version__, "torch": torch.__version__}, indent=2) + "\n")
+        _share(tmp)
         try:
             os.rename(tmp, folder)
         except OSError:
@@ -296,6 +296,53 @@ def load_model(model: Optional[PathLike] = None, threads: int = 0, cache: Option
         raise _load_error(path, err, "model") from err
     lm.eval()
     return LoadedModel(lm, tokenizer, folder, path, converted, time.perf_counter() - start)
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux allows (/proc), else by setting it back."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _share(folder: Path) -> None:
+    """Give a finished cache folder the modes of any file the user creates (0o666/0o777 minus the
+    umask): mkdtemp makes the folder private and safetensors writes the weights 0600, but the cache
+    is meant to be shared like any other."""
+    mask = _umask()
+    folder.chmod(0o777 & ~mask)
+    for root, dirs, files in os.walk(folder):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o777 & ~mask)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o666 & ~mask)
+
+
+class _no_conversion_progress:
+    """transformers' GGUF reader draws its own tqdm bar on stderr, which transformers' logging switch
+    does not reach: replace its tqdm with a plain pass-through while converting."""
+
+    def __enter__(self):
+        try:
+            from transformers import modeling_gguf_pytorch_utils as gguf_utils
+        except ImportError:
+            gguf_utils = None
+        self.module = gguf_utils if gguf_utils is not None and hasattr(gguf_utils, "tqdm") else None
+        if self.module is not None:
+            self.tqdm = self.module.tqdm
+            self.module.tqdm = lambda iterable=None, *args, **kwargs: iterable
+        return self
+
+    def __exit__(self, *exc):
+        if self.module is not None:
+            self.module.tqdm = self.tqdm
 
 
 class _quiet:
