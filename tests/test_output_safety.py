@@ -294,3 +294,26 @@ def test_check_output_leaves_nothing_behind(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(OutputError, match="does not exist"):
         check_output(tmp_path / "missing" / "o.jsonl")
+
+
+def _fill(mount: Path) -> None:
+    """Fill a small file system to the last byte."""
+    fd = os.open(mount / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"x" * 4096):
+            pass
+    except OSError:  # no space left: full
+        pass
+    finally:
+        os.close(fd)
+
+
+def test_a_report_that_fails_after_the_selection_says_the_selection_was_written(small_mount, tmp_path, capsys):
+    out, report = tmp_path / "sel.jsonl", small_mount / "report.json"
+    _fill(small_mount)
+    assert select(tmp_path, "--report", str(report), out=out) == 1
+    err = capsys.readouterr().err
+    assert f"{report}: writing failed: no space left on the device" in err and "Traceback" not in err
+    assert f"--out {out} was written before it and is complete; only the report is missing" in err, err
+    assert len(out.read_text().splitlines()) == 3 and not report.exists()
+    assert leftovers(small_mount) == []

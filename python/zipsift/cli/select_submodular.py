@@ -455,7 +455,7 @@ def run(args: argparse.Namespace) -> int:
             "seconds_kernel": round(kernel_seconds, 3),
             "seconds_maximize": round(maximize_seconds, 3),
             "build": build_info(),
-        })
+        }, written=[("--out", args.out)])
     return 0
 
 
