@@ -264,6 +264,32 @@ def test_ctrl_c_stops_fine_tuning_promptly_and_leaves_no_output(tmp_path, quicks
     assert out == "interrupted"
 
 
+def test_ctrl_c_during_backward_raises_there_and_leaves_no_gradients(judge, pool, monkeypatch):
+    """A Ctrl-C pending while backward runs raises inside it (from a parameter's gradient hook),
+    not after the optimiser step; the gradients and hooks are gone afterwards and the next
+    training starts clean with the same numbers as before."""
+    from zipsift.lm import finetune
+
+    expected = judge.evaluate(pool, pool[:1])["train_loss_last"]
+    calls = []
+
+    def interrupted(grad):
+        calls.append(1)
+        if len(calls) == 5:  # as if Ctrl-C arrived in the middle of the first backward pass
+            raise KeyboardInterrupt
+        return None
+
+    monkeypatch.setattr(finetune, "_poll_signals", interrupted)
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        judge.evaluate(pool, pool[:1], on_step=steps.append)
+    assert len(calls) == 5 and steps == []
+    assert all(p.grad is None and not p._backward_hooks for p in judge.model.parameters())
+    assert not judge.model.training
+    monkeypatch.undo()
+    assert judge.evaluate(pool, pool[:1])["train_loss_last"] == expected
+
+
 def test_cli_eval_proxy_lm_end_to_end(quickstart, tmp_path, capsys):
     report = tmp_path / "eval.json"
     pool_path = quickstart / "pool.jsonl"
