@@ -347,6 +347,11 @@ def _write_picks(args: argparse.Namespace, sel, records: Optional[list], n: int,
 
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
+    for flag, value in (("--utility-model", args.utility_model), ("--embed-model", args.embed_model)):
+        if value is not None and not value.strip():
+            raise UsageError(f"{flag} is empty: give a model path"
+                             + (", or auto for SmolLM2-135M-Instruct" if flag == "--utility-model" else
+                                " (a sentence-transformers folder), or leave it out for all-MiniLM-L6-v2"))
     mode = "utility" if args.utility_model else "embed" if args.embed else "embeddings"
     if args.utility == "compression":
         mode = "compression"
@@ -374,7 +379,7 @@ def run(args: argparse.Namespace) -> int:
           f"objective {sel.objective:.6g} -> {args.out} in {seconds:.1f} s", file=sys.stderr)
     if args.report:
         write_report(args.report, _report(args, mode, built, sel, source_stats, seconds, kernel_seconds,
-                                          maximize_seconds))
+                                          maximize_seconds), written=[("--out", args.out)])
     return 0
 
 
