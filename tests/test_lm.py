@@ -282,7 +282,7 @@ def test_ctrl_c_during_backward_raises_there_and_leaves_no_gradients(judge, pool
     monkeypatch.setattr(finetune, "_poll_signals", interrupted)
     steps = []
     with pytest.raises(KeyboardInterrupt):
-        judge.evaluate(pool, pool[:1], on_step=steps.append)
+        judge.evaluate(pool, pool[:1], on_progress=lambda done, total: steps.append(done))
     assert len(calls) == 5 and steps == []
     assert all(p.grad is None and not p._backward_hooks for p in judge.model.parameters())
     assert not judge.model.training
