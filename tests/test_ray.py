@@ -340,7 +340,7 @@ def test_greedi_objective_against_single_machine_greedy(cluster):
     # One part: GreeDi is greedy on V, then greedy again on its own 30 picks: the same set.
     assert one[0] == pytest.approx(greedy, rel=1e-6) and one[1] == 30
     # Three parts: an approximation; 30 distinct picks from a union of up to 90 candidates, and
-    # (measured 0.99+ here, see README) well above GreeDi's worst-case bound.
+    # (measured 0.99+ here; docs/ray.md has the figures) well above GreeDi's worst-case bound.
     assert three[2] == 30 and 30 <= three[1] <= 90
     assert three[0] >= 0.95 * greedy
 

@@ -81,13 +81,21 @@ def check_outputs(outputs, inputs=(), suffixes=None) -> None:
         check_output(path)
 
 
-def write_report(path: str, report: Dict[str, Any]) -> None:
-    """Write a JSON report atomically."""
+def write_report(path: str, report: Dict[str, Any], written=()) -> None:
+    """Write a JSON report atomically. ``written``: (option, path) outputs already in place; a failure
+    (a full disk) says they are complete, so the user knows only the report is missing."""
     import json
 
-    with AtomicWriter(path) as out:
-        json.dump(report, out, indent=2, sort_keys=False)
-        out.write("\n")
+    try:
+        with AtomicWriter(path) as out:
+            json.dump(report, out, indent=2, sort_keys=False)
+            out.write("\n")
+    except OutputError as err:
+        done = [f"{option} {target}" for option, target in written if target is not None and not is_stdout(target)]
+        if not done:
+            raise
+        raise OutputError(f"{err}; {' and '.join(done)} {'was' if len(done) == 1 else 'were'} written before it "
+                          f"and {'is' if len(done) == 1 else 'are'} complete; only the report is missing") from None
 
 
 def resolved_threads(threads: int) -> int:
@@ -253,7 +261,7 @@ def run_select(args: argparse.Namespace, method: str, make_selector: Callable[[L
             "notes": notes,
             "seconds": round(seconds, 3),
             "build": build_info(),
-        })
+        }, written=[("--out", args.out)])
     return 0
 
 
