@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 
-from ..dsir import DSIR, gumbel_noise
+from ..dsir import CHUNK_TOKENS, DSIR, MIN_EXAMPLE_LENGTH, gumbel_noise
 from .ranking import ranked_prefix
 from .read import BAD, BLANK, RECORD
 
@@ -34,12 +34,10 @@ def score_keys(selector: Any, texts: list, positions: Optional[np.ndarray],
     """(ranking keys float64 (n,), output scores float64 (n,), eligible bool (n,)) of ``texts``,
     exactly as the selector's own ``select`` computes them for the same records."""
     if isinstance(selector, DSIR):
-        log_w, totals = selector.featurizer.dot(texts, selector.log_diff, selector.threads)
-        keys = log_w + _gumbel_at(options.get("seed", 0), positions) if options.get("method", "gumbel") == "gumbel" else log_w
-        n = selector.ngrams
-        min_length = options.get("min_example_length", 0)
-        eligible = ((totals + n * (n - 1) // 2) // n >= min_length) if min_length else np.ones(len(texts), bool)
-        return keys, log_w, eligible
+        noise = _gumbel_at(options.get("seed", 0), positions) if options.get("method", "gumbel") == "gumbel" else None
+        return selector.ranking(texts, noise, options.get("normalize", "per_token"),
+                                options.get("chunk_tokens", CHUNK_TOKENS),
+                                options.get("min_example_length", MIN_EXAMPLE_LENGTH))
     scores = np.asarray(selector.scores(texts), dtype=np.float64)
     return scores, scores, np.ones(len(texts), bool)
 
