@@ -152,3 +152,22 @@ def test_eval_errors(selections, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["eval", str(paths["python"])])
     assert exc.value.code == 2
+
+
+@pytest.mark.parametrize("flags", [["--proxy", "zstd", "--proxy", "ngram"], ["--proxies", "ngram", "zstd"],
+                                   ["--proxy", "ngram", "--proxies", "zstd", "ngram"]])
+def test_eval_repeated_proxy_flags_add_up(selections, tmp_path, capsys, flags):
+    paths, heldout = selections
+    out = tmp_path / "eval.json"
+    assert main(["eval", "--heldout", str(heldout), str(paths["python"]), "--json", str(out), *flags]) == 0
+    assert capsys.readouterr().out.splitlines()[0].split() == ["selection", "docs", "bytes", "zstd_bpb", "ngram_bpb"]
+    assert json.loads(out.read_text())["params"]["proxies"] == ["zstd", "ngram"]
+
+
+def test_eval_proxy_default_and_bad_name(selections, capsys):
+    paths, heldout = selections
+    assert main(["eval", "--heldout", str(heldout), str(paths["python"]), "--proxy", "zstd"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].split() == ["selection", "docs", "bytes", "zstd_bpb"]
+    with pytest.raises(SystemExit) as exc:
+        main(["eval", "--heldout", str(heldout), str(paths["python"]), "--proxy", "gzip"])
+    assert exc.value.code == 2 and "invalid choice: 'gzip'" in capsys.readouterr().err

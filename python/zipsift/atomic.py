@@ -33,7 +33,7 @@ from typing import List, Optional, Sequence, Union
 
 import zstandard
 
-__all__ = ["AtomicWriter", "OutputError", "STDOUT_NAMES", "check_output", "resolve_output", "same_file"]
+__all__ = ["AtomicWriter", "OutputError", "STDOUT_NAMES", "check_output", "files_under", "resolve_output", "same_file"]
 
 PathLike = Union[str, os.PathLike]
 STDOUT_NAMES = ("-", "/dev/stdout")
@@ -263,6 +263,22 @@ class AtomicWriter:
                 except FileNotFoundError:
                     pass
         return False
+
+
+def files_under(path: Optional[PathLike]) -> List[Path]:
+    """Every regular file ``path`` names, for the distinctness check of inputs that are not datasets
+    (a model file or folder): the file itself, or every file below a directory (recursively, not
+    following directory symlinks). [] for None or a path that does not exist (the reader that
+    needs it says so)."""
+    if path is None:
+        return []
+    path = Path(os.path.expanduser(os.fspath(path)))
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        return sorted(Path(root) / name for root, _, names in os.walk(path) for name in names
+                      if (Path(root) / name).is_file())
+    return []
 
 
 def check_distinct(outputs: Sequence[tuple], inputs: Sequence[tuple] = ()) -> None:

@@ -35,7 +35,7 @@ divides the bits saved by the length plus a prior of ``length_prior`` bytes that
 
 the posterior mean bits saved per byte when every document starts from ``length_prior`` bytes of
 zero gain. Long documents keep their per-byte gain, short ones are shrunk towards 0. The default,
-4096 bytes, is measured (bench/quality.py): no file under 100 bytes in the stdlib top 20 (1024 left
+4096 bytes, is measured (bench/quality.py, docs/quality.md): no file under 100 bytes in the stdlib top 20 (1024 left
 three), and the share of a selection's bytes from a 3%-minority target domain equal or higher on
 all six domain tasks than per byte (e.g. 0.49 → 0.74 for Vim script). ``length_prior=0`` is the
 plain per-byte gain.
@@ -95,7 +95,7 @@ class CompressionGain:
     dict_bytes : largest dictionary; default None = the window of ``level`` (2 MiB at level 3).
     combine : "mean" (default): C(x | T) is the mean size over the dictionaries; "min": the smallest,
         i.e. the one dictionary that knows x best. They differ only when the targets need more than
-        one dictionary; the README gives the measurement behind the default.
+        one dictionary; docs/quality.md gives the measurement behind the default.
     length_prior : bytes of zero gain added to every document's length (default 4096; 0 = the plain
         per-byte gain). Keeps tiny stubs from the top; see the module docstring.
 

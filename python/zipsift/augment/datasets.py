@@ -1,4 +1,4 @@
-"""Controlled test sets made of nonsense words (Lampinen et al. 2025, §5 of methods.md).
+"""Controlled test sets made of nonsense words (Lampinen et al. 2025; docs/methods.md, "ICL-augmented fine-tuning").
 
 Nonsense words keep pre-training knowledge out: a model can only answer the test items from what
 it learned from the training documents. Each word is one pronounceable syllable, onset + vowel +

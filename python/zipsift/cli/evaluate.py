@@ -49,8 +49,11 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="on a bad record: stop with an error (raise, default) or skip and count it")
     parser.add_argument("--json", metavar="OUT.json", help="write the rows as JSON: {\"rows\": [...]}")
     proxy = parser.add_argument_group("proxies")
-    proxy.add_argument("--proxies", "--proxy", nargs="+", choices=ALL_PROXIES, default=list(PROXIES),
-                       help="which proxies to report (default: zstd ngram; lm is opt-in)")
+    # "extend": every --proxy/--proxies adds to the list, so `--proxy zstd --proxy lm` reports both
+    # (with "store", a repeated flag silently replaced the earlier one).
+    proxy.add_argument("--proxies", "--proxy", nargs="+", action="extend", choices=ALL_PROXIES, metavar="PROXY",
+                       help="proxies to report, any of zstd, ngram, lm: --proxies zstd lm, or repeat --proxy "
+                            "(default: zstd ngram; lm is opt-in)")
     proxy.add_argument("--zstd-level", type=positive_int, default=19, help="zstd level, 1-22 (default 19)")
     proxy.add_argument("--max-dict-bytes", type=positive_int, default=DEFAULT_MAX_DICT_BYTES, metavar="B",
                        help=f"cap of the zstd dictionary (default {DEFAULT_MAX_DICT_BYTES}, at most 8 MiB)")
@@ -127,8 +130,13 @@ def format_table(rows: List[Dict[str, Any]], proxies) -> str:
 
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    proxies = tuple(p for p in ALL_PROXIES if p in args.proxies)
-    check_outputs([("--json", args.json)], [("SEL", args.selections), ("--heldout", args.heldout)])
+    proxies = tuple(p for p in ALL_PROXIES if p in (args.proxies or PROXIES))
+    inputs = [("SEL", args.selections), ("--heldout", args.heldout)]
+    if "lm" in proxies:
+        from ..lm.loader import model_files
+
+        inputs.append(("--lm-model", model_files(args.lm_model)))
+    check_outputs([("--json", args.json)], inputs)
     heldout_stats = ReadStats()
     heldout = read_texts(args.heldout, text_field=args.text_field, on_error=args.on_error, stats=heldout_stats)
     if not heldout:

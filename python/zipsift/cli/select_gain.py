@@ -5,7 +5,7 @@ import argparse
 
 from ..gain import COMBINE_RULES, LENGTH_PRIOR, CompressionGain
 from ..io import ReadStats, read_texts
-from .common import UsageError, add_select_arguments, non_negative_int, positive_int, run_select
+from .common import UsageError, add_select_arguments, check_outputs, non_negative_int, positive_int, run_select
 
 DESCRIPTION = """\
 Rank every source record by its compression gain, the bits per byte it saves when zstd knows the
@@ -52,6 +52,9 @@ def register(select_commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # The reference is read here, before run_select checks its own inputs: check it first.
+    check_outputs([("--out", args.out), ("--report", args.report)],
+                  [("--source", args.source), ("--target", args.target), ("--reference", args.reference)])
     reference = None
     reference_info = None
     if args.reference:

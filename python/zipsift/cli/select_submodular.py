@@ -308,6 +308,19 @@ def _utility_inputs(args: argparse.Namespace, side_path: Optional[str], stats: R
     return records, scaled[0], (scaled[1] if Us is not None else None), info
 
 
+def _model_inputs(args: argparse.Namespace, mode: str) -> list:
+    """The model files this run reads, as (option, files) inputs no output may overwrite."""
+    if mode == "utility":
+        from ..lm.loader import model_files
+
+        return [("--utility-model", model_files(args.utility_model))]
+    if mode == "embed":
+        from ..submodular.embed import embedding_model_files
+
+        return [("--embed-model", embedding_model_files(args.embed_model))]
+    return []
+
+
 def run(args: argparse.Namespace) -> int:
     from .. import submodular as sm
 
@@ -321,7 +334,7 @@ def run(args: argparse.Namespace) -> int:
         _check_arguments(args, mode)
     check_outputs([("--out", args.out), ("--report", args.report)],
                   [("--source", args.source), ("--embeddings", args.embeddings), ("--query", args.query),
-                   ("--private", args.private)], {"--out": JSONL_OUTPUT})
+                   ("--private", args.private)] + _model_inputs(args, mode), {"--out": JSONL_OUTPUT})
     side_path = args.query if args.objective == "flmi" else args.private
     side_flag = "--query" if args.query else "--private"
 

