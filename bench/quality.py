@@ -286,11 +286,13 @@ def run_domains(args: argparse.Namespace) -> dict:
     seeds = [int(s) for s in args.seeds.split(",")]
     full = _read_jsonl(data / "pool_domains.jsonl")
     full_bytes = sum(len(r["text"].encode("utf-8")) for r in full)
-    from zipsift.lm import FineTuneJudge
+    judge = None
+    if not args.no_lm:
+        from zipsift.lm import FineTuneJudge
 
-    judge = FineTuneJudge(tokens=args.lm_tokens, lr=args.lm_lr, seed=0, threads=args.threads,
-                          heldout_context=args.heldout_context, bf16=args.bf16, progress=False)
-    results["lm_hyperparameters"] = judge.hyperparameters
+        judge = FineTuneJudge(tokens=args.lm_tokens, lr=args.lm_lr, seed=0, threads=args.threads,
+                              heldout_context=args.heldout_context, bf16=args.bf16, progress=False)
+        results["lm_hyperparameters"] = judge.hyperparameters
     results["budget_bytes"] = args.budget_bytes
     # (domain, tau or None for the full pool)
     jobs = [(d, None) for d in args.domains.split(",") if d]
@@ -300,18 +302,21 @@ def run_domains(args: argparse.Namespace) -> dict:
         pool_bytes = sum(len(r["text"].encode("utf-8")) for r in pool)
         tau_value = tau if tau is not None else round(full_bytes / args.budget_bytes)
         targets = [r["text"] for r in _read_jsonl(data / f"{domain}_target.jsonl")]
-        heldout = judge.prepare_heldout([r["text"] for r in _read_jsonl(data / f"{domain}_heldout.jsonl")])
+        heldout_texts = [r["text"] for r in _read_jsonl(data / f"{domain}_heldout.jsonl")]
+        heldout = judge.prepare_heldout(heldout_texts) if judge is not None else None
         order = np.random.default_rng(0).permutation(len(pool))
         reference = _sample(pool, order, sum(len(t.encode("utf-8")) for t in targets))
-        base = judge.baseline(heldout)
-        results.setdefault("lm_baseline", {})[domain] = {k: v for k, v in base.items() if k != "nats_per_text"}
+        if judge is not None:
+            base = judge.baseline(heldout)
+            results.setdefault("lm_baseline", {})[domain] = {k: v for k, v in base.items() if k != "nats_per_text"}
         share = sum(len(r["text"].encode()) for r in pool if r["source"] == domain) / pool_bytes
         results.setdefault("tasks", {})[f"{domain}/tau{tau_value}"] = {
             "pool_records": len(pool), "pool_bytes": pool_bytes, "domain_share": round(share, 4),
-            "targets": len(targets), "heldout_items": len(heldout.ids), "heldout_tokens": heldout.tokens}
+            "targets": len(targets), "heldout_items": len(heldout_texts),
+            **({"heldout_tokens": heldout.tokens} if heldout is not None else {})}
         for seed in seeds:
             for name in args.methods.split(","):
-                key = ("domains", domain, tau_value, name, seed)
+                key = ("domains" if judge is not None else "recall", domain, tau_value, name, seed)
                 if key in done:
                     continue
                 t0 = time.perf_counter()
@@ -320,26 +325,51 @@ def run_domains(args: argparse.Namespace) -> dict:
                 sizes = {t: len(t.encode("utf-8")) for t in selection}
                 domain_texts = {r["text"] for r in pool if r["source"] == domain}
                 total = sum(sizes.values())
-                judge.seed = seed
-                lm = judge.evaluate(selection, heldout, label=f"{domain} {name} seed {seed}")
-                row = {"setting": "domains", "task": domain, "tau": tau_value, "method": name, "seed": seed,
+                row = {"setting": key[0], "task": domain, "tau": tau_value, "method": name, "seed": seed,
                        "select_s": round(select_s, 2), "docs": len(selection), "bytes": total,
                        "recall": round(sum(s for t, s in sizes.items() if t in domain_texts) / max(total, 1), 4),
                        "stubs_under_100_bytes": sum(s < 100 for s in sizes.values()),
+                       "load": os.getloadavg()[0]}
+                if judge is None:
+                    results["rows"].append(row)
+                    print(json.dumps(row), file=sys.stderr, flush=True)
+                    continue
+                judge.seed = seed
+                lm = judge.evaluate(selection, heldout, label=f"{domain} {name} seed {seed}")
+                row.update({
                        "lm_ce": lm["ce_nats_per_token"], "lm_bpb": lm["bits_per_byte"],
                        "lm_nats": lm["heldout_nats_per_text"], "lm_tokens": [len(x) - 1 for x in heldout.ids],
                        "lm_train_tokens": lm["train_tokens"], "lm_short": lm["short"],
                        "lm_seconds_train": lm["seconds_train"], "lm_seconds_heldout": lm["seconds_heldout"],
                        "lm_train_tokens_per_s": round(lm["train_tokens"] / lm["seconds_train"], 1),
-                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
-                       "load": os.getloadavg()[0]}
+                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024})
                 results["rows"].append(row)
                 print(json.dumps({k: v for k, v in row.items() if k not in ("lm_nats", "lm_tokens")}),
                       file=sys.stderr, flush=True)
                 tmp = results_path.with_suffix(".tmp")
                 tmp.write_text(json.dumps(results, indent=1))
                 os.replace(tmp, results_path)
+    if judge is None:
+        tmp = results_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(results, indent=1))
+        os.replace(tmp, results_path)
     return results
+
+
+def recall_table(results: dict) -> str:
+    """Share of each selection's bytes from the target domain (mean over seeds), selectors by task."""
+    rows = [r for r in results["rows"] if r.get("setting") == "recall"]
+    tasks = list(dict.fromkeys((r["task"], r["tau"]) for r in rows))
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    lines = ["| selector | " + " | ".join(f"{t} τ={tau}" for t, tau in tasks) + " |", "|---|" + "---|" * len(tasks)]
+    for m in methods:
+        cells = []
+        for t in tasks:
+            vals = [r for r in rows if r["method"] == m and (r["task"], r["tau"]) == t]
+            cells.append(f"{np.mean([r['recall'] for r in vals]):.2f} ({np.mean([r['docs'] for r in vals]):.0f})"
+                         if vals else "")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def domain_table(results: dict) -> str:
@@ -360,6 +390,8 @@ def main() -> None:
     parser.add_argument("--tau-domain", default="vim")
     parser.add_argument("--heldout-context", type=int, default=512)
     parser.add_argument("--bf16", action="store_true")
+    parser.add_argument("--no-lm", action="store_true",
+                        help="domains: selections and their recall of the target domain only, no judge (seconds)")
     parser.add_argument("--budget-bytes", type=int, default=None,
                         help="default 40,000 (domains) or 120,000 (within)")
     parser.add_argument("--proxies", default="zstd,ngram,lm")
@@ -390,10 +422,12 @@ def main() -> None:
         results = run_domains(args)
     else:
         results = run(args)
+    if any(r.get("setting") == "recall" for r in results["rows"]):
+        print(recall_table(results))
     if any(r.get("setting") == "domains" for r in results["rows"]):
         print(domain_table(results))
-    if any(r.get("setting") != "domains" for r in results["rows"]):
-        print(table({**results, "rows": [r for r in results["rows"] if r.get("setting") != "domains"]}))
+    if any(r.get("setting") not in ("domains", "recall") for r in results["rows"]):
+        print(table({**results, "rows": [r for r in results["rows"] if r.get("setting") not in ("domains", "recall")]}))
 
 
 if __name__ == "__main__":
