@@ -151,7 +151,8 @@ def eval_section(evals: Sequence[Dict[str, Any]], names: Sequence[str]) -> Secti
             ref = ("untrained", float(baseline["ce_nats_per_token" if metric == "lm_ce" else "bits_per_byte"]))
         section.figure(charts.ranges(labels, [np.mean(v) for v in values], [min(v) for v in values],
                                      [max(v) for v in values], titles[metric], reference=ref))
-        rows += [[metric, k, len(v), f"{np.mean(v):.4f}", f"{min(v):.4f}–{max(v):.4f}"] for k, v in zip(labels, values)]
+        rows += [[metric, k, len(v), f"{np.mean(v):.4f}", f"{min(v):.4f}–{max(v):.4f}"]
+                 for k, v in zip(labels, values)]
     section.table(["metric", "selection", "runs", "mean", "range"], rows)
     return section
 
