@@ -79,7 +79,8 @@ def markdown(summary: List[dict], baselines: Dict[str, float]) -> str:
     for r in summary:
         delta = (f"{r['diff']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]" if "diff" in r else
                  f"(spread {r['ce_max'] - r['ce_min']:.3f})" if r["method"] == "random" else "")
-        beyond = ("yes" if r["beyond_spread"] else "no") if "diff" in r else ""
+        beyond = ("n/a, 1 seed" if np.isnan(r["random_spread"]) else "yes" if r["beyond_spread"] else "no") \
+            if "diff" in r else ""
         recall = "" if np.isnan(r["recall"]) else f"{r['recall']:.2f}"
         tau = r.get("tau")
         task = r.get("task")
