@@ -2,7 +2,7 @@
 
 Two settings, run by hand (not in CI):
 
-    python bench/quality.py OUT_DIR --quick          # domain selection, one task: a table in ~30 min on 2 idle cores
+    python bench/quality.py OUT_DIR --quick          # domain selection, one task: a table in ~45 min on 2 cores
     python bench/quality.py OUT_DIR --setting domains [--domains vim,tcl,cmake] [--taus 50,100,200] \
         [--tau-domain vim] [--methods ...] [--seeds 0,1,2] [--lm-tokens 8192] [--budget-bytes 40000]
     python bench/quality.py OUT_DIR --setting within [--budget-bytes 120000] [--proxies zstd,ngram,lm] \
@@ -220,8 +220,8 @@ def table(results: dict) -> str:
 DOMAIN_METHODS = ("random", "domain_oracle", "dsir", "dsir_sum", "dsir_sum_min100", "zipfit", "gain",
                   "gain_per_byte", "gain_reference")
 # The documented subset: one task (Vim script, base CE 2.94), five selections x three paired seeds,
-# a 4,096-token fine-tune and held-out items cut to 256 tokens: 15 fine-tunes, ~40 s of CPU each on
-# 2 idle cores (measured: see docs/quality.md).
+# a 4,096-token fine-tune and held-out items cut to 256 tokens: 15 fine-tunes of 2-5 min each on 2
+# cores shared with other jobs (docs/quality.md), about 45 min.
 QUICK = {"domains": "vim", "taus": "", "methods": "random,dsir,dsir_sum,gain,zipfit", "seeds": "0,1,2",
          "lm_tokens": 4096, "heldout_context": 256}
 
