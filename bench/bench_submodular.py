@@ -1,6 +1,6 @@
 """Submodular selection: zipsift against apricot and submodlib, side by side in one run.
 
-Workload (issue 3): facility location, n = 5,000, budget 500, 64-d float32 embeddings, cosine
+Workload: facility location, n = 5,000, budget 500, 64-d float32 embeddings, cosine
 similarity, lazy greedy, kernel + maximise. The embeddings are |N(0, 1)| (non-negative, like ReLU
 features), so every cosine is >= 0 and all three libraries maximise the same function without
 clipping. apricot squares cosine similarities (its "cosine" is 1 - (1 - cos)^2 as a distance), so
@@ -62,7 +62,7 @@ GROUP_SUBMODLIB = f"FL n={N:,} budget {BUDGET}, dense cosine, kernel + maximise,
 @pytest.mark.benchmark(group=GROUP_APRICOT)
 def test_fl_apricot_baseline(benchmark, embeddings):
     pytest.importorskip("apricot", reason='pip install "zipsift[bench]" to compare with apricot')
-    apricot_fl(embeddings[:200], 20)  # numba JIT outside the timing, as the issue measured it
+    apricot_fl(embeddings[:200], 20)  # numba compiles on the first call: keep that out of the timing
     sel = benchmark.pedantic(apricot_fl, args=(embeddings,), rounds=ROUNDS, iterations=1)
     benchmark.extra_info["objective (its cos^2 kernel)"] = float(np.sum(sel.gains))
 
@@ -156,7 +156,7 @@ def test_sparse_fl_large_n_peak_rss(benchmark, tmp_path):
     benchmark.extra_info["picks"] = result["picks"]
 
 
-# ---- realistic kernels (issue 10): signed embeddings and real sentence embeddings ----------------
+# ---- realistic kernels: signed embeddings and real sentence embeddings ---------------------------
 #
 # |N(0, 1)| embeddings make every cosine positive, which flatters the block bounds. Two realistic
 # cases, both facility location over the cosine kernel with negatives clipped to 0 (what

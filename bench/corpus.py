@@ -1,5 +1,5 @@
 """A mixed code-and-prose corpus built from files every machine with Python has, for the DSIR and
-eval benchmarks and the README's comparison.
+eval benchmarks and the DSIR, ZIP-FIT and random comparison of docs/quality.md.
 
 pool.jsonl     ~12.5 MB in chunks of at most ~2 KB: CPython's stdlib (.py), C headers from
                /usr/include, /usr/share/doc text, /usr/share/common-licenses; each record has

@@ -1,16 +1,21 @@
-"""Throughput of `zipsift.ray` against the number of scoring actors, on this machine.
+"""The Ray engine against the local engine on one large JSONL file, on this machine.
 
-Builds the mixed corpus of bench/corpus.py (--pool-mb of 2 KB chunks, split into 8 JSONL files),
-starts a local Ray (ray.init, --cpus CPUs, small object store), and times, per method:
+Builds the mixed corpus of bench/corpus.py (chunks of at most ~2 KB), repeated with new ids into
+ONE JSONL file of about --pool-mb, starts a local Ray (ray.init, --cpus CPUs; its start-up is not
+timed), and times, per method (gain, dsir, optionally zipfit):
 
-  local   ZipFit/DSIR .select in this process, 1 native thread (the per-core rate)
-  ray N   zipsift.ray.select with N actors of 1 thread (the same selection; checked equal)
+  local     CompressionGain/DSIR/ZipFit .select over iter_records in this process, 1 native thread
+  ray N     zipsift.engine.ray.select with N actors of 1 thread, the file split into --split-mb
+            ranges (the same selection; checked equal, record by record)
 
-Each configuration runs --rounds times; the fastest round is reported (shared machines only add
-time). Also reported: peak RSS of a scoring actor, and the rows the top-k merge sends to the driver.
+and, without Ray, the per-document engine cost: read_split (read the range, split lines, decode
+the text field) in µs per document, with orjson and with the exact json path, against the local
+reader (iter_records: full records). Reported per Ray run: the stages (fit, score, fetch of the
+winners), the summed actor time spent scoring vs. reading, rank rows and bytes sent to the
+driver, records per actor. Each configuration runs --rounds times; the median is reported.
 
-Run: python bench/ray_scaling.py [--pool-mb 4] [--targets 40] [--k 1000] [--cpus 2] [--rounds 2]
-     [--batch-size 512] [--methods zipfit,dsir]
+Run: python bench/ray_scaling.py [--pool-mb 300] [--k 1000] [--cpus 2] [--rounds 1]
+     [--split-mb 64] [--methods gain,dsir]
 Needs pip install "zipsift[ray]".
 """
 from __future__ import annotations
@@ -18,9 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -28,88 +33,118 @@ sys.path.insert(0, str(Path(__file__).parent))
 import corpus  # noqa: E402
 
 
-def _actor_rss(stop: threading.Event, peak: dict) -> None:
-    """Peak resident memory of processes titled ...ScoreActor..., sampled every 0.2 s."""
-    while not stop.is_set():
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                if b"ScoreActor" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                        if line.startswith("VmRSS:"):
-                            peak["kb"] = max(peak.get("kb", 0), int(line.split()[1]))
-            except OSError:
-                pass
-        stop.wait(0.2)
+def build_pool(work: Path, pool_mb: float) -> Path:
+    """One JSONL file of about pool_mb MB: the corpus repeated with new ids."""
+    corpus.build(str(work), pool_mb=min(pool_mb, 25.0), functions=80)
+    lines = (work / "pool.jsonl").read_text().splitlines()
+    path = work / "one.jsonl"
+    size = 0
+    with open(path, "w", encoding="utf-8") as out:
+        copy = 0
+        while size < pool_mb * 1e6:
+            for line in lines:
+                record = json.loads(line)
+                record["id"] = f"{copy}-{record.get('path', '')}"
+                text = json.dumps(record, ensure_ascii=False) + "\n"
+                out.write(text)
+                size += len(text.encode())
+            copy += 1
+    return path
+
+
+def engine_cost(path: Path, docs: int) -> dict:
+    """µs per document of reading without scoring: read_split (orjson, then the exact json path)
+    over the whole file as one range, and the local reader (iter_records, full records)."""
+    from zipsift import io as zio
+
+    out = {}
+    split = zio.plan_splits([path], 1 << 62)[0]
+    for name in ("orjson", "json"):
+        saved = zio._orjson
+        if name == "json":
+            zio._orjson = None
+        try:
+            start = time.perf_counter()
+            n = sum(1 for _ in zio.read_split(split))
+            out[f"read_split_{name}_us_per_doc"] = round((time.perf_counter() - start) / n * 1e6, 2)
+        finally:
+            zio._orjson = saved
+    start = time.perf_counter()
+    n = sum(1 for _ in zio.iter_records(path))
+    out["iter_records_us_per_doc"] = round((time.perf_counter() - start) / n * 1e6, 2)
+    assert n == docs
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--pool-mb", type=float, default=4.0)
+    parser.add_argument("--pool-mb", type=float, default=300.0)
     parser.add_argument("--targets", type=int, default=40)
     parser.add_argument("--k", type=int, default=1000)
     parser.add_argument("--cpus", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=512)
-    parser.add_argument("--methods", default="zipfit,dsir", help="comma-separated: zipfit, dsir")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--split-mb", type=float, default=64)
+    parser.add_argument("--batch-size", type=int, default=4096)
+    parser.add_argument("--methods", default="gain,dsir", help="comma-separated: gain, dsir, zipfit")
+    parser.add_argument("--actors", default="1,2")
     args = parser.parse_args()
 
     import ray
 
-    from zipsift import DSIR, ZipFit
+    from zipsift import DSIR, CompressionGain, ZipFit
+    from zipsift.engine.ray import select
     from zipsift.io import iter_records, read_texts
-    from zipsift.ray import select
 
     work = Path(tempfile.mkdtemp(prefix="zipsift-ray-bench-"))
-    corpus.build(str(work), pool_mb=args.pool_mb, functions=2 * args.targets)
-    lines = (work / "pool.jsonl").read_text().splitlines(keepends=True)
-    (work / "pool.jsonl").unlink()
-    shards = work / "pool"
-    shards.mkdir()
-    for i in range(8):
-        (shards / f"{i}.jsonl").write_text("".join(lines[i::8]))
-    n_docs, n_bytes = len(lines), sum(len(line) for line in lines)
+    pool = build_pool(work, args.pool_mb)
     targets = read_texts(work / "target.jsonl")[:args.targets]
+    n_docs = sum(1 for _ in open(pool, "rb"))
+    n_bytes = pool.stat().st_size
+    print(json.dumps({"docs": n_docs, "bytes": n_bytes, "targets": len(targets), "k": args.k,
+                      "split_bytes": int(args.split_mb * (1 << 20)), "load": os.getloadavg()}), flush=True)
+    print(json.dumps({"engine_cost": engine_cost(pool, n_docs), "load": os.getloadavg()}), flush=True)
 
+    started = time.perf_counter()
     ray.init(num_cpus=args.cpus, object_store_memory=200 * 1024 * 1024, include_dashboard=False,
              logging_level="ERROR", log_to_driver=False)
-    makers = {"zipfit": lambda: ZipFit(targets, threads=1), "dsir": lambda: DSIR(targets, threads=1)}
-    rows = []
-    for method, make in ((m, makers[m]) for m in args.methods.split(",")):
+    print(json.dumps({"ray_init_seconds": round(time.perf_counter() - started, 2)}), flush=True)
+    makers = {"zipfit": lambda: ZipFit(targets, threads=1), "dsir": lambda: DSIR(targets, threads=1),
+              "gain": lambda: CompressionGain(targets, threads=1)}
+    for method in args.methods.split(","):
+        make = makers[method]
+
         def local_run():
             sel = make()
             if method == "dsir":
-                sel.fit(iter_records(shards))
-            return sel.select(iter_records(shards), k=args.k, batch_size=args.batch_size)
+                sel.fit(iter_records(pool), batch_size=args.batch_size)
+            return sel.select(iter_records(pool), k=args.k, batch_size=args.batch_size)
 
-        best, expected = float("inf"), None
+        times = []
         for _ in range(args.rounds):
             start = time.perf_counter()
             expected = local_run()
-            best = min(best, time.perf_counter() - start)
-        rows.append((method, "local, 1 thread", best))
-        for actors in (1, 2):
-            best, peak, received = float("inf"), {}, 0
+            times.append(time.perf_counter() - start)
+        local = statistics.median(times)
+        print(json.dumps({"method": method, "engine": "local, 1 thread", "seconds": round(local, 2),
+                          "docs_per_s": round(n_docs / local), "load": os.getloadavg()}), flush=True)
+        for actors in map(int, args.actors.split(",")):
+            times, got = [], None
             for _ in range(args.rounds):
-                stop = threading.Event()
-                sampler = threading.Thread(target=_actor_rss, args=(stop, peak), daemon=True)
-                sampler.start()
                 start = time.perf_counter()
-                got = select(str(shards), make, k=args.k, actors=actors, batch_size=args.batch_size)
-                best = min(best, time.perf_counter() - start)
-                stop.set()
-                sampler.join()
-                assert [(r.record, r.score) for r in got.kept] == [(r.record, r.score) for r in expected]
-                received = got.candidates_received
-            rows.append((method, f"ray, {actors} actor{'s' if actors > 1 else ''}", best, peak.get("kb", 0), received))
-    batches = -(-n_docs // args.batch_size)
-    print(json.dumps({"docs": n_docs, "bytes": n_bytes, "targets": len(targets), "k": args.k,
-                      "batch_size": args.batch_size, "batches": batches,
-                      "rows_to_driver_without_actor_state": batches * min(args.k, args.batch_size)}))
-    print(f"{'method':8} {'engine':18} {'seconds':>8} {'docs/s':>9} {'actor RSS':>10} {'rows to driver':>15}")
-    for row in rows:
-        rss = f"{row[3] / 1024:.0f} MB" if len(row) > 3 and row[3] else ""
-        sent = f"{row[4]:,}" if len(row) > 4 else ""
-        print(f"{row[0]:8} {row[1]:18} {row[2]:8.2f} {n_docs / row[2]:9,.0f} {rss:>10} {sent:>15}")
+                got = select(str(pool), make, k=args.k, actors=actors, batch_size=args.batch_size,
+                             split_bytes=int(args.split_mb * (1 << 20)))
+                times.append(time.perf_counter() - start)
+                assert [(r.record, r.score, r.index) for r in got.kept] == \
+                    [(r.record, r.score, r.index) for r in expected], "the Ray selection differs"
+            seconds = statistics.median(times)
+            print(json.dumps({"method": method, "engine": f"ray, {actors} actor(s)", "seconds": round(seconds, 2),
+                              "ratio_to_local": round(seconds / local, 2), "stages": got.seconds,
+                              "actor_scoring_seconds": got.scoring_seconds,
+                              "actor_busy_seconds": got.busy_seconds,
+                              "engine_us_per_doc": round((got.busy_seconds - got.scoring_seconds) / n_docs * 1e6, 2),
+                              "splits": got.splits, "records_per_actor": got.records_per_actor,
+                              "rank_rows_to_driver": got.rank_rows, "rank_bytes_to_driver": got.rank_bytes,
+                              "load": os.getloadavg()}), flush=True)
     ray.shutdown()
 
 

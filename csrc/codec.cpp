@@ -85,9 +85,9 @@ std::string loaded_from(const void* symbol) {
 }  // namespace
 
 std::vector<LibraryVersion> codec_library_versions() {
-    // zlib is always the system's shared libz (as CPython's zlib module uses), never bundled.
+    // zlib is vendored (third_party/zlib): compiled into the module, whatever libz the system has.
     std::vector<LibraryVersion> v{
-        {"zlib", ZLIB_VERSION, zlibVersion(), "system", loaded_from(reinterpret_cast<const void*>(&zlibVersion))}};
+        {"zlib", ZLIB_VERSION, zlibVersion(), "bundled", loaded_from(reinterpret_cast<const void*>(&zlibVersion))}};
 #ifdef ZIPSIFT_HAVE_ZSTD
 #ifdef ZIPSIFT_ZSTD_BUNDLED
     const char* zstd_linkage = "bundled";

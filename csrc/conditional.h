@@ -1,4 +1,4 @@
-// Compression conditioned on a collection of texts, and the compression gain it gives (issue 9).
+// Compression conditioned on a collection of texts, and the compression gain it gives.
 //
 //   C(x)      = libzstd's one-shot ZSTD_compress(x, level): the frame size in bytes
 //   C(x | D)  = ZSTD_compress_usingCDict(x, D): x compressed with the raw-content dictionary D made

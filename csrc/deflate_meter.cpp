@@ -1,12 +1,14 @@
 #include "deflate_meter.h"
 
-#include <zlib.h>
-
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <stdexcept>
 #include <vector>
+
+#include "deflate_undo.h"
 
 namespace zipsift {
 
@@ -21,6 +23,8 @@ constexpr std::int64_t kZlibWrapperBytes = 2 + 4;
 // CPython's zlib.compress and gzip.compress use deflateInit2 with memLevel DEF_MEM_LEVEL (8) and the
 // default strategy; matching them is what makes sizes equal.
 constexpr int kCPythonMemLevel = 8;
+
+std::atomic<std::uint64_t> pairs_undone{0}, pairs_copied{0};
 
 // Recycles zlib's allocations within one meter: deflateCopy allocates ~256 KB of state per copy,
 // and recycling those blocks keeps the copy to its memcpy (glibc would otherwise trim and re-fault
@@ -65,26 +69,28 @@ private:
     std::vector<void*> idle_;
 };
 
-// Below this candidate length, copying the deflate state (~256 KB of memcpy, ~8 us) costs more
-// than compressing the candidate again. Crossovers measured on a 2-core EPYC with stdlib text
-// (a C loop, malloc'd copies): ~0.95 KB at level 9, ~1 KB at level 6, ~1.8 KB at level 1;
-// recycled blocks make the copy a little cheaper, hence 768 B at level 9.
-std::size_t prefix_reuse_min_bytes(int level) {
-    return level >= 9 ? 768 : level >= 6 ? 1024 : level >= 2 ? 1536 : 2048;
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 class DeflateMeter final : public SizeMeter {
 public:
     DeflateMeter(const CodecSpec& spec, std::int64_t wrapper_bytes)
-        : SizeMeter(spec), wrapper_bytes_(wrapper_bytes), prefix_reuse_min_(prefix_reuse_min_bytes(spec.level)) {
+        : SizeMeter(spec), wrapper_bytes_(wrapper_bytes), undo_(deflate_undo_new()) {
+        if (!undo_) throw std::bad_alloc();
         std::memset(&stream_, 0, sizeof(stream_));
         stream_.zalloc = &BlockCache::alloc;
         stream_.zfree = &BlockCache::release;
         stream_.opaque = &blocks_;
-        if (deflateInit2(&stream_, spec.level, Z_DEFLATED, -MAX_WBITS, kCPythonMemLevel, Z_DEFAULT_STRATEGY) != Z_OK)
+        if (deflateInit2(&stream_, spec.level, Z_DEFLATED, -MAX_WBITS, kCPythonMemLevel, Z_DEFAULT_STRATEGY) != Z_OK) {
+            deflate_undo_free(undo_);
             throw std::bad_alloc();
+        }
     }
-    ~DeflateMeter() override { deflateEnd(&stream_); }
+    ~DeflateMeter() override {
+        deflateEnd(&stream_);
+        deflate_undo_free(undo_);
+    }
     DeflateMeter(const DeflateMeter&) = delete;
     DeflateMeter& operator=(const DeflateMeter&) = delete;
 
@@ -105,27 +111,88 @@ public:
 
     void concat_sizes(const std::uint8_t* x, std::size_t nx, const Tape& ys, std::size_t j0, std::size_t j1,
                       std::int64_t* out) override {
-        if (nx < prefix_reuse_min_ || j1 - j0 < 2) {
-            SizeMeter::concat_sizes(x, nx, ys, j0, j1, out);
-            return;
-        }
-        // The candidate comes first in every pair: compress it once, then finish a copy of that
-        // state with each target. deflateCopy carries the pending output and counters, so the
-        // result is byte-for-byte C(x ⊕ y).
+        // The candidate comes first in every pair: compress it once, then finish that state with
+        // each target and put it back (deflate_undo.h).
+        start_candidate(x, nx);
+        for (std::size_t j = j0; j < j1; ++j) out[j - j0] = finish_with(ys.data(j), ys.length(j));
+    }
+
+    // Compresses x and keeps its state to finish with suffixes.
+    void start_candidate(const std::uint8_t* x, std::size_t nx) {
         deflateReset(&stream_);
         feed(stream_, x, nx, Z_NO_FLUSH);
-        for (std::size_t j = j0; j < j1; ++j) {
-            z_stream work;
-            if (deflateCopy(&work, &stream_) != Z_OK) throw std::bad_alloc();
-            try {
-                feed(work, ys.data(j), ys.length(j), Z_FINISH);
-            } catch (...) {
-                deflateEnd(&work);
-                throw;
-            }
-            out[j - j0] = static_cast<std::int64_t>(work.total_out) + wrapper_bytes_;
-            deflateEnd(&work);
+        if (deflate_undo_save(undo_, &stream_) != Z_OK) throw std::bad_alloc();
+    }
+
+    // C(x ⊕ y) for the x of start_candidate; the state is left as start_candidate left it.
+    // Feeding x then y with Z_NO_FLUSH gives the same stream as x ⊕ y at once (deflate stops while
+    // it still needs lookahead; block boundaries depend only on positions), so this is exact.
+    std::int64_t finish_with(const std::uint8_t* y, std::size_t ny) {
+        if (split) return timed_finish_with(y, ny);
+        int rc = deflate_undo_begin(undo_, &stream_, y, ny);
+        if (rc == 1) {
+            pairs_undone.fetch_add(1, std::memory_order_relaxed);
+            feed(stream_, y, ny, Z_FINISH);
+            std::int64_t size = static_cast<std::int64_t>(stream_.total_out) + wrapper_bytes_;
+            if (deflate_undo_end(undo_, &stream_) != Z_OK)
+                throw std::logic_error("deflate undo: the suffix did not end where it should (window slid)");
+            return size;
         }
+        if (rc != 0) throw std::bad_alloc();
+        // The suffix may slide the window, which rewrites every hash entry: finish a full copy.
+        pairs_copied.fetch_add(1, std::memory_order_relaxed);
+        z_stream work;
+        if (deflateCopy(&work, &stream_) != Z_OK) throw std::bad_alloc();
+        try {
+            feed(work, y, ny, Z_FINISH);
+        } catch (...) {
+            deflateEnd(&work);
+            throw;
+        }
+        std::int64_t size = static_cast<std::int64_t>(work.total_out) + wrapper_bytes_;
+        deflateEnd(&work);
+        return size;
+    }
+
+    // finish_with, with each stage's time added to *split (for the benchmark's cost split).
+    std::int64_t timed_finish_with(const std::uint8_t* y, std::size_t ny) {
+        auto t0 = std::chrono::steady_clock::now();
+        int rc = deflate_undo_begin(undo_, &stream_, y, ny);
+        auto t1 = std::chrono::steady_clock::now();
+        if (rc != 1) {
+            DeflateCostSplit* keep = split;
+            split = nullptr;
+            std::int64_t size = finish_with(y, ny);
+            split = keep;
+            split->copy_seconds += seconds_since(t1);
+            split->copied += 1;
+            return size;
+        }
+        feed(stream_, y, ny, Z_FINISH);
+        std::int64_t size = static_cast<std::int64_t>(stream_.total_out) + wrapper_bytes_;
+        auto t2 = std::chrono::steady_clock::now();
+        if (deflate_undo_end(undo_, &stream_) != Z_OK) throw std::logic_error("deflate undo: the window slid");
+        split->restore_seconds += std::chrono::duration<double>(t1 - t0).count() + seconds_since(t2);
+        split->suffix_seconds += std::chrono::duration<double>(t2 - t1).count();
+        return size;
+    }
+
+    DeflateCostSplit* split = nullptr;  // set by deflate_cost_split only
+
+    // Runs y through the undo path and compares the restored state with a deep copy taken before.
+    bool restore_is_exact(const std::uint8_t* y, std::size_t ny) {
+        z_stream reference;
+        if (deflateCopy(&reference, &stream_) != Z_OK) throw std::bad_alloc();
+        bool same;
+        try {
+            finish_with(y, ny);
+            same = deflate_undo_same_state(&stream_, &reference) == 1;
+        } catch (...) {
+            deflateEnd(&reference);
+            throw;
+        }
+        deflateEnd(&reference);
+        return same;
     }
 
 private:
@@ -155,14 +222,42 @@ private:
     BlockCache blocks_;  // declared before stream_: it must outlive the stream's deflateEnd
     z_stream stream_;
     std::int64_t wrapper_bytes_;
-    std::size_t prefix_reuse_min_;
+    deflate_undo* undo_;
     Bytef sink_[1 << 14];
 };
 
+std::int64_t wrapper_bytes(const CodecSpec& spec) {
+    return spec.kind == CodecKind::gzip ? kGzipWrapperBytes : kZlibWrapperBytes;
+}
+
 }  // namespace
 
-SizeMeter* new_deflate_meter(const CodecSpec& spec) {
-    return new DeflateMeter(spec, spec.kind == CodecKind::gzip ? kGzipWrapperBytes : kZlibWrapperBytes);
+SizeMeter* new_deflate_meter(const CodecSpec& spec) { return new DeflateMeter(spec, wrapper_bytes(spec)); }
+
+DeflateRestoreCounts deflate_restore_counts() {
+    return {pairs_undone.load(std::memory_order_relaxed), pairs_copied.load(std::memory_order_relaxed)};
+}
+
+std::uint64_t deflate_restore_mismatches(const CodecSpec& spec, const std::uint8_t* x, std::size_t nx, const Tape& ys) {
+    DeflateMeter meter(spec, wrapper_bytes(spec));
+    meter.start_candidate(x, nx);
+    std::uint64_t mismatches = 0;
+    for (std::size_t j = 0; j < ys.size(); ++j) mismatches += meter.restore_is_exact(ys.data(j), ys.length(j)) ? 0 : 1;
+    return mismatches;
+}
+
+DeflateCostSplit deflate_cost_split(const CodecSpec& spec, const Tape& xs, const Tape& ys) {
+    DeflateMeter meter(spec, wrapper_bytes(spec));
+    DeflateCostSplit split{};
+    meter.split = &split;
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        meter.start_candidate(xs.data(i), xs.length(i));
+        split.candidate_seconds += seconds_since(t0);
+        for (std::size_t j = 0; j < ys.size(); ++j) meter.finish_with(ys.data(j), ys.length(j));
+    }
+    split.pairs = xs.size() * ys.size();
+    return split;
 }
 
 }  // namespace zipsift

@@ -17,7 +17,7 @@ def split(fdp: atheris.FuzzedDataProvider, n: int) -> list:
 
 def one_input(data: bytes) -> None:
     fdp = atheris.FuzzedDataProvider(data)
-    codec = fdp.PickValueInList(zipsift.codecs())
+    codec = fdp.PickValueInList(zipsift._core.codecs())  # the native codecs (lz4/brotli/lzma are Python calls)
     level = fdp.ConsumeIntInRange(1, 9)
     threads = fdp.ConsumeIntInRange(1, 4)
     a, b = split(fdp, fdp.ConsumeIntInRange(0, 4)), split(fdp, fdp.ConsumeIntInRange(1, 4))

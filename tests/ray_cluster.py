@@ -19,7 +19,9 @@ import time
 from pathlib import Path
 from typing import List
 
-RAY = str(Path(sys.executable).with_name("ray"))
+# The `ray` command of this interpreter (a venv with system site packages has none of its own).
+RAY = ([str(Path(sys.executable).with_name("ray"))] if Path(sys.executable).with_name("ray").exists()
+       else [sys.executable, "-m", "ray.scripts.scripts"])
 
 
 def free_port() -> int:
@@ -66,10 +68,10 @@ class LocalCluster:
         # the user's ~/.ray/auth_token.
         self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token",
                     "RAY_AUTH_TOKEN": secrets.token_hex(32)}
-        self._start([RAY, "start", "--head", f"--port={self.port}", f"--temp-dir={self.temp_dir}",
+        self._start([*RAY, "start", "--head", f"--port={self.port}", f"--temp-dir={self.temp_dir}",
                      "--include-dashboard=false", *common])
         self._wait_for_nodes(1)
-        self._start([RAY, "start", f"--address={self.address}", *common])
+        self._start([*RAY, "start", f"--address={self.address}", *common])
         self._wait_for_nodes(2)
 
     def _start(self, argv: List[str]) -> None:

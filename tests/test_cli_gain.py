@@ -44,18 +44,23 @@ def test_select_gain_writes_best_records_with_scores_equal_to_the_library(quicks
     assert "fit" not in rep and rep["bytes_selected"] == sum(len(r["text"].encode()) for r in rows)
 
 
-def test_select_gain_reference_sample_fits_on_the_first_records(quickstart, tmp_path):
+def test_select_gain_reference_sample_fits_on_a_seeded_random_sample(quickstart, tmp_path):
     out, report = tmp_path / "gain.jsonl", tmp_path / "report.json"
     assert main(gain_args(quickstart, out, "--budget-bytes", "8000", "--reference-sample", "50",
                           "--report", str(report))) == 0
     pool = read_jsonl(quickstart / "pool.jsonl")
-    scorer = CompressionGain(read_texts(quickstart / "targets.jsonl"), reference=[r["text"] for r in pool[:50]])
+    from zipsift.sample import seeded_sample
+
+    sample = seeded_sample(pool, 50, seed=0)  # random, not the first 50: a sorted pool is no trap
+    assert sample != pool[:50]
+    scorer = CompressionGain(read_texts(quickstart / "targets.jsonl"), reference=[r["text"] for r in sample])
     expected = scorer.select(pool, budget_bytes=8000)
     assert [r["gain_score"] for r in read_jsonl(out)] == [s.score for s in expected]
     rep = json.loads(report.read_text())
     assert rep["params"]["form"] == "moore_lewis"
-    assert rep["params"]["reference"] == {"first_source_records": 50, "records": 50}
-    assert rep["fit"]["records"] == 50 and rep["bytes_selected"] <= 8000
+    assert rep["params"]["reference"] == {"random_source_records": 50, "seed": 0, "records": 50}
+    # the first pass read the whole pool to draw the sample
+    assert rep["fit"]["records"] == 200 and rep["bytes_selected"] <= 8000
 
 
 def test_select_gain_reference_file(quickstart, tmp_path):
@@ -82,14 +87,29 @@ def test_select_gain_refuses_both_reference_options_and_bad_level(quickstart, tm
 
 def test_select_gain_bad_record_names_file_and_line(quickstart, tmp_path, capsys):
     src = tmp_path / "bad.jsonl"
-    src.write_text('{"text": "def f(): pass"}\n{"text": ""}\n')
+    src.write_text('{"text": "def f(): pass"}\n{"text": 7}\n')
     args = ["select", "gain", "--target", str(quickstart / "targets.jsonl"), "--source", str(src),
             "--k", "1", "--out", str(tmp_path / "o.jsonl"), "--progress", "never"]
     assert main(args) == 1
     err = capsys.readouterr().err
     assert "bad.jsonl" in err and "line 2" in err
     assert main(args + ["--on-error", "skip", "--report", str(tmp_path / "r.json")]) == 0
-    assert json.loads((tmp_path / "r.json").read_text())["records_skipped"] == {"empty_text": 1}
+    assert json.loads((tmp_path / "r.json").read_text())["records_skipped"] == {"not_a_string": 1}
+
+
+def test_empty_documents_are_skipped_and_counted_not_an_error(quickstart, tmp_path, capsys):
+    # A real pool (stdlib files) holds empty documents such as an empty __init__.py: data, not an error.
+    src = tmp_path / "pool.jsonl"
+    src.write_text('{"text": "def f(): pass"}\n{"text": ""}\n{"text": "x = 1"}\n')
+    (tmp_path / "pool.txt").write_text("def f(): pass\n\nx = 1\n")
+    for source in ("pool.jsonl", "pool.txt"):
+        args = ["select", "gain", "--target", str(quickstart / "targets.jsonl"), "--source", str(tmp_path / source),
+                "--k", "1", "--out", str(tmp_path / "o.jsonl"), "--progress", "never", "--report",
+                str(tmp_path / "r.json")]
+        assert main(args) == 0
+        assert "skipped 1 empty texts" in capsys.readouterr().err
+        report = json.loads((tmp_path / "r.json").read_text())
+        assert report["sources"]["empty_texts"] == 1 and report["records_read"] == 2 and not report["records_skipped"]
 
 
 def test_select_gain_length_prior_zero_is_plain_bits_per_byte(quickstart, tmp_path):

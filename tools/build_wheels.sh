@@ -11,12 +11,10 @@
 #   are passed as CC/CXX and CMAKE_C_COMPILER/CMAKE_CXX_COMPILER.
 # - zstd: compiled in from its official single-file source as shipped in the `zstandard` sdist
 #   (tools/fetch_zstd_source.sh), so users need no libzstd and zstd sizes equal that zstandard's.
-# - zlib: linked dynamically to the system's libz.so.1, which the manylinux policy allows (it is on
-#   every manylinux system). The user's CPython `zlib`/`gzip` modules use that same system libz, so
-#   gzip/zlib sizes stay byte-identical to theirs. Only zlib.h/zconf.h are copied into a private
-#   include folder: adding /usr/include itself would mix this machine's glibc headers into zig's.
-# - `auditwheel repair --plat manylinux2014_x86_64` retags the wheel (nothing is grafted: libz.so.1
-#   is allowed) and `auditwheel show` proves the tag.
+# - zlib: compiled in from csrc/third_party/zlib (stock zlib, unmodified), so gzip/zlib sizes are
+#   the same on every machine whatever libz (or zlib-ng) it has; no system zlib is needed.
+# - `auditwheel repair --plat manylinux2014_x86_64` retags the wheel (nothing is grafted) and
+#   `auditwheel show` proves the tag.
 #
 # Wheels go to $WHEEL_OUT (default dist/); work files to $WHEEL_WORK (default build/wheels).
 # $ZSTANDARD_VERSION picks the zstandard sdist (default in fetch_zstd_source.sh); $ZIGLANG_VERSION
@@ -55,21 +53,9 @@ for tool in cc c++; do
 done
 log "compiler: zig $("$zig" version) -target x86_64-linux-gnu.2.17"
 
-# 3. zstd source, and zlib's headers on their own (see the top of this file).
+# 3. zstd source.
 zstd_source=$(PYTHON="$tools/bin/python" bash "$root/tools/fetch_zstd_source.sh" "$work/zstd-src")
 log "zstd source: $zstd_source ($(cat "$zstd_source/ORIGIN"))"
-zlib_include=$work/zlib-include
-zlib_library=${ZLIB_LIBRARY:-}
-if [ -z "$zlib_library" ]; then
-  for candidate in /usr/lib/x86_64-linux-gnu/libz.so /usr/lib64/libz.so /usr/lib/libz.so /lib/x86_64-linux-gnu/libz.so.1; do
-    if [ -e "$candidate" ]; then zlib_library=$candidate; break; fi
-  done
-fi
-[ -n "$zlib_library" ] || { echo "build_wheels.sh: no system libz.so (Debian: apt-get install zlib1g-dev)" >&2; exit 1; }
-zlib_header_dir=${ZLIB_HEADER_DIR:-/usr/include}
-[ -f "$zlib_header_dir/zlib.h" ] || { echo "build_wheels.sh: no $zlib_header_dir/zlib.h (Debian: apt-get install zlib1g-dev)" >&2; exit 1; }
-mkdir -p "$zlib_include"
-cp "$zlib_header_dir/zlib.h" "$zlib_header_dir/zconf.h" "$zlib_include/"
 
 find_python() {  # a CPython X.Y interpreter with pip
   local v=$1 candidate
@@ -99,9 +85,7 @@ for v in "${versions[@]}"; do
     -C "build-dir=$work/build/{wheel_tag}" \
     -C "cmake.define.CMAKE_C_COMPILER=$bin/zig-cc" \
     -C "cmake.define.CMAKE_CXX_COMPILER=$bin/zig-c++" \
-    -C "cmake.define.ZIPSIFT_ZSTD_SOURCE=$zstd_source" \
-    -C "cmake.define.ZLIB_INCLUDE_DIR=$zlib_include" \
-    -C "cmake.define.ZLIB_LIBRARY=$zlib_library" >&2
+    -C "cmake.define.ZIPSIFT_ZSTD_SOURCE=$zstd_source" >&2
   wheel=$(ls "$raw"/zipsift-*.whl)
   auditwheel repair --plat manylinux2014_x86_64 --only-plat -w "$out" "$wheel" >&2
   repaired=$(ls -t "$out"/zipsift-*-cp"${v/./}"-*manylinux2014_x86_64*.whl | head -1)

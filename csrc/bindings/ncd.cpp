@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include "../codec.h"
+#include "../deflate_meter.h"
 #include "../ncd.h"
 #include "../parallel.h"
 #include "support.h"
@@ -79,6 +80,31 @@ void bind_ncd(py::module_& m) {
         }
         return out;
     });
+    m.def("_deflate_restore_counts", [] {
+        DeflateRestoreCounts c = deflate_restore_counts();
+        return py::dict(py::arg("undone") = c.undone, py::arg("copied") = c.copied);
+    }, "Pairs finished from a candidate's deflate state since the process started: restored by the undo "
+       "log, or on a full copy (the target could slide the window).");
+    m.def("_deflate_restore_mismatches", [](py::bytes x, py::handle ys, const std::string& codec, int level) {
+        CodecSpec spec = make_codec_spec(codec, level);
+        if (spec.kind == CodecKind::zstd) throw py::value_error("gzip or zlib only");
+        std::string xb = x;
+        Tape tape = tape_from_texts(ys, "ys");
+        std::uint64_t n = 0;
+        run_without_gil([&] { n = deflate_restore_mismatches(spec, reinterpret_cast<const std::uint8_t*>(xb.data()), xb.size(), tape); });
+        return n;
+    }, py::arg("x"), py::arg("ys"), py::arg("codec") = "gzip", py::arg("level") = 9,
+       "For tests: pairs (x, y) after which the restored deflate state differs from a deep copy.");
+    m.def("_deflate_cost_split", [](py::handle xs, py::handle ys, int level) {
+        CodecSpec spec = make_codec_spec("gzip", level);
+        Tape tx = tape_from_texts(xs, "xs"), ty = tape_from_texts(ys, "ys");
+        DeflateCostSplit c{};
+        run_without_gil([&] { c = deflate_cost_split(spec, tx, ty); });
+        return py::dict(py::arg("candidate_seconds") = c.candidate_seconds, py::arg("restore_seconds") = c.restore_seconds,
+                        py::arg("suffix_seconds") = c.suffix_seconds, py::arg("copy_seconds") = c.copy_seconds,
+                        py::arg("pairs") = c.pairs, py::arg("copied") = c.copied);
+    }, py::arg("xs"), py::arg("ys"), py::arg("level") = 9,
+       "For benchmarks: one thread, every x against every y; seconds spent per stage.");
     m.def("compressed_sizes", &py_compressed_sizes, py::arg("texts"), py::arg("codec") = "gzip",
           py::arg("level") = 9, py::arg("threads") = 0);
     m.def("ncd_matrix", &py_ncd_matrix, py::arg("a"), py::arg("b"), py::arg("codec") = "gzip", py::arg("level") = 9,

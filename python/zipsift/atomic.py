@@ -88,6 +88,9 @@ def resolve_output(path: PathLike) -> Path:
             raise OutputError(f"{text}: is {kind}; zipsift writes outputs only to regular files "
                               f"(use - to write to standard output)")
     if not target.parent.is_dir():
+        if os.path.islink(text):  # a dangling link: name where it points, not the link's own directory
+            raise MissingDirectoryError(f"{text}: a symbolic link to {os.readlink(text)}, whose directory "
+                                        f"{target.parent} does not exist; create it or fix the link")
         raise MissingDirectoryError(f"{text}: the directory {Path(text).parent} does not exist; create it first")
     return target
 
@@ -173,13 +176,56 @@ class _GuardedFile(io.FileIO):
                               f"is unchanged") from None
 
 
+# Uncompressed bytes per zstd frame of an output: frames end at a line end, so a reader (the Ray
+# engine) can split the file by frame; 4 MiB costs about 1% of compression at level 10.
+ZSTD_FRAME_BYTES = 4 << 20
+
+
+class _FramedZstd(io.RawIOBase):
+    """A zstd stream written as independent frames (checksummed, content size known) of about
+    ZSTD_FRAME_BYTES each, cut at a newline."""
+
+    def __init__(self, out, frame_bytes: Optional[int] = None):
+        self._out = out
+        self._frame_bytes = frame_bytes or ZSTD_FRAME_BYTES
+        self._cctx = zstandard.ZstdCompressor(level=10, write_checksum=True)
+        self._buffer = bytearray()
+        self._frames = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self._buffer += data
+        while len(self._buffer) >= self._frame_bytes:
+            cut = self._buffer.rfind(b"\n", 0, len(self._buffer)) + 1
+            if cut == 0:  # one line longer than a frame: it goes whole into the next frame
+                break
+            self._emit(cut)
+            if len(self._buffer) >= self._frame_bytes and self._buffer.find(b"\n") < 0:
+                break
+        return len(data)
+
+    def _emit(self, n: int) -> None:
+        self._out.write(self._cctx.compress(bytes(self._buffer[:n])))
+        del self._buffer[:n]
+        self._frames += 1
+
+    def close(self) -> None:
+        if not self.closed:
+            if self._buffer or not self._frames:  # an empty output is still one (empty) frame
+                self._emit(len(self._buffer))
+        super().close()
+
+
 class AtomicWriter:
     """Write a file under a temporary name in the directory of its (symlink-resolved) target and
     rename it into place on success, so the final name only ever holds a complete file. On any
     exception (Ctrl-C included) the temporary file is removed and nothing appears under the final
     name. OS errors while writing raise :class:`OutputError` naming the path.
 
-    ``.gz`` and ``.zst`` suffixes compress the output (zstd frames carry a checksum). ``-`` or
+    ``.gz`` and ``.zst`` suffixes compress the output (zstd: frames of about 4 MiB of lines, each
+    with a checksum, so readers can split the file by frame). ``-`` or
     ``/dev/stdout`` stream to standard output instead (not atomic). Use as a context manager;
     write text.
     """
@@ -209,8 +255,7 @@ class AtomicWriter:
         if name.endswith(".gz"):
             self._stream = gzip.GzipFile(fileobj=self._buffered, mode="wb", filename="", mtime=0)
         elif name.endswith(".zst"):
-            self._stream = zstandard.ZstdCompressor(level=10, write_checksum=True).stream_writer(
-                self._buffered, closefd=False)
+            self._stream = _FramedZstd(self._buffered)
         else:
             self._stream = None
         self._text = io.TextIOWrapper(self._stream or self._buffered, encoding="utf-8", newline="\n",

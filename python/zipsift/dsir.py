@@ -145,7 +145,7 @@ class DSIR:
 
     def fit_counts(self, counts: np.ndarray) -> "DSIR":
         """Fit p_R from raw n-gram counts Σ_x h(x) (int64 (B,)), summed over the pool by any means
-        (``zipsift.ray`` sums them across a cluster); the same model as ``fit`` on those texts."""
+        (``zipsift.engine.ray`` sums them across a cluster); the same model as ``fit`` on those texts."""
         counts = np.asarray(counts)
         if counts.shape != (self.buckets,) or counts.dtype.kind not in "iu":
             raise ValueError(f"counts must be an integer array of shape ({self.buckets},), "

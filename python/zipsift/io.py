@@ -10,9 +10,15 @@ Readers take files, directories (searched recursively) and glob patterns, in the
 =============================  ==========================================================
 
 A user's data is never silently dropped or altered. A bad record (malformed JSON, invalid UTF-8,
-not an object, missing text field, text not a string, empty text) raises :class:`BadRecord`, naming
-the file and line, unless ``on_error="skip"``: then it is skipped and counted by reason in
-:class:`ReadStats`. Blank lines in JSONL files are not records; they are counted, not reported.
+not an object, missing text field, text not a string) raises :class:`BadRecord`, naming the file
+and line, unless ``on_error="skip"``: then it is skipped and counted by reason in :class:`ReadStats`.
+An empty text (``{"text": ""}``, an empty line of a .txt file) is ordinary data with nothing to
+select: it is skipped and counted (``ReadStats.empty_texts``) in either mode. Blank lines in JSONL
+files are not records; they are counted, not reported.
+
+Both engines read through these functions: the local one with :func:`iter_records`, the Ray one
+with :func:`plan_splits` (pieces of files that workers read on their own), :func:`read_split`
+(texts and where they are) and :func:`records_at` (the winners' records, a second small read).
 """
 from __future__ import annotations
 
@@ -31,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import zstandard
 
 from .atomic import AtomicWriter, OutputError
@@ -45,6 +52,13 @@ __all__ = [
     "Located",
     "iter_batches",
     "read_texts",
+    "Split",
+    "SplitCounts",
+    "SplitItem",
+    "plan_splits",
+    "read_split",
+    "records_at",
+    "DEFAULT_SPLIT_BYTES",
     "AtomicWriter",
     "OutputError",
     "write_jsonl",
@@ -109,7 +123,12 @@ class BadRecord(ValueError):
         if hint is None:
             hint = (" Fix the record, or pass on_error='skip' (--on-error skip) to skip and count such records."
                     if skippable else "")
+        self.hint = hint
         super().__init__(f"{self.path}, line {line}: {detail}.{hint}")
+
+    def at_line(self, line: int) -> "BadRecord":
+        """The same error at another line number (a split's line made the file's)."""
+        return BadRecord(self.path, line, self.reason, self.detail, self.skippable, self.hint)
 
 
 @dataclass
@@ -120,10 +139,12 @@ class ReadStats:
     skipped: Counter = field(default_factory=Counter)
     files: int = 0
     blank_lines: int = 0
+    empty_texts: int = 0
 
     def as_dict(self) -> Dict[str, Any]:
         return {"records": self.records, "skipped": dict(sorted(self.skipped.items())),
-                "skipped_total": sum(self.skipped.values()), "files": self.files, "blank_lines": self.blank_lines}
+                "skipped_total": sum(self.skipped.values()), "files": self.files, "blank_lines": self.blank_lines,
+                "empty_texts": self.empty_texts}
 
 
 def _suffix(path: Path) -> Optional[str]:
@@ -159,6 +180,9 @@ def expand_paths(specs: Union[PathLike, Sequence[PathLike]]) -> List[Path]:
             if not found:
                 raise FileNotFoundError(f"{text}: pattern matches no files of a supported type")
             files.extend(found)
+        elif path.is_symlink():
+            raise FileNotFoundError(f"{text}: a symbolic link to {os.readlink(text)}, which does not exist; "
+                                    f"fix the link or name the file itself")
         else:
             raise FileNotFoundError(f"{text}: no such file or directory")
     return files
@@ -173,8 +197,10 @@ class _ZstdFrames(io.RawIOBase):
     stream reader it notices a file that ends inside a frame (a cut at a block boundary included),
     and checks each frame's checksum when the frame has one."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, start: int = 0, end: Optional[int] = None):
         self._file = open(path, "rb")
+        self._file.seek(start)
+        self._left = None if end is None else end - start  # compressed bytes of the range not yet read
         self._frame = None  # the decompressor of the frame being read; None between frames
         self._pending = b""  # compressed bytes after the end of the last frame
         self._out = memoryview(b"")  # decompressed bytes not yet handed out
@@ -184,7 +210,7 @@ class _ZstdFrames(io.RawIOBase):
 
     def readinto(self, buffer) -> int:
         while not len(self._out):
-            chunk, self._pending = self._pending or self._file.read(1 << 20), b""
+            chunk, self._pending = self._pending or self._read_compressed(), b""
             if not chunk:
                 if self._frame is not None:
                     raise _Unreadable("the file ends inside a zstd frame (it was cut short)")
@@ -203,6 +229,13 @@ class _ZstdFrames(io.RawIOBase):
         self._out = self._out[n:]
         return n
 
+    def _read_compressed(self) -> bytes:
+        if self._left is None:
+            return self._file.read(1 << 20)
+        chunk = self._file.read(min(1 << 20, self._left))
+        self._left -= len(chunk)
+        return chunk
+
     def close(self) -> None:
         self._file.close()
         super().close()
@@ -211,11 +244,11 @@ class _ZstdFrames(io.RawIOBase):
 _ZSTD = zstandard.ZstdDecompressor()
 
 
-def _open_binary(path: Path, suffix: str):
+def _open_binary(path: Path, suffix: str, start: int = 0, end: Optional[int] = None):
     if suffix.endswith(".gz"):
         return gzip.open(path, "rb")
     if suffix.endswith(".zst"):
-        return io.BufferedReader(_ZstdFrames(path), buffer_size=1 << 20)
+        return io.BufferedReader(_ZstdFrames(path, start, end), buffer_size=1 << 20)
     return open(path, "rb", buffering=1 << 20)
 
 
@@ -235,9 +268,13 @@ def _check_magic(path: Path, suffix: str) -> None:
     for magic, name in ((head[:2], "gzip"), (head[:4], "zstd")):
         if magic in compression and compression[magic] == name:
             ext = ".gz" if name == "gzip" else ".zst"
+            if suffix == ".txt":  # compressed text files are not a format zipsift reads
+                fix = (f"decompress it ({'gunzip' if name == 'gzip' else 'zstd -d'}), or, if it holds JSON lines, "
+                       f"rename it to end in .jsonl{ext}")
+            else:
+                fix = f"rename it to end in {suffix}{ext}"
             raise BadRecord(path, 1, MALFORMED_JSON,
-                            f"the file is {name}-compressed but its name ends in {suffix}; rename it to end "
-                            f"in {suffix}{ext}", skippable=False)
+                            f"the file is {name}-compressed but its name ends in {suffix}; {fix}", skippable=False)
 
 
 def _lines(path: Path, suffix: str) -> Iterator[Tuple[int, bytes]]:
@@ -253,16 +290,26 @@ def _lines(path: Path, suffix: str) -> Iterator[Tuple[int, bytes]]:
 
 
 def _numbered_lines(fh, path: Path) -> Iterator[Tuple[int, bytes]]:
-    """_lines of an open binary file (decompressed); ``path`` names it in errors (zipsift.ray
-    parses files it read as bytes with this)."""
+    """_lines of an open binary file (decompressed); ``path`` names it in errors."""
+    for number, _, _, raw in _located_lines(fh, path, True):
+        yield number, raw
+
+
+def _located_lines(fh, path: Path, first: bool) -> Iterator[Tuple[int, int, int, bytes]]:
+    """(1-based line number, offset of the line in the stream, its length with end of line, the
+    line without its end of line) of an open binary stream; ``first``: the stream starts the file
+    (a byte order mark there is not part of the first record)."""
     number = 0
+    offset = 0
     try:
         for number, raw in enumerate(fh, start=1):
+            length = len(raw)
             if raw.endswith(b"\n"):
                 raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            if number == 1 and first and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]  # a UTF-8 byte order mark is not part of the first record
-            yield number, raw
+            yield number, offset, length, raw
+            offset += length
     except (_Unreadable, OSError, EOFError, zlib.error, zstandard.ZstdError) as err:
         raise _unreadable_from(path, number, err) from None
 
@@ -372,9 +419,8 @@ def _parse_json(line: str, raw: bytes, path: Path, number: int) -> Tuple[Any, Op
 
 
 def _records_in_jsonl(path: Path, suffix: str, text_field: str, reserved: Sequence[str],
-                      stats: ReadStats, lines: Optional[Iterator[Tuple[int, bytes]]] = None) -> Iterator[Parsed]:
-    # ``lines``: the file's numbered lines when they do not come from disk (zipsift.ray reads bytes).
-    for number, raw in (_lines(path, suffix) if lines is None else lines):
+                      stats: ReadStats) -> Iterator[Parsed]:
+    for number, raw in _lines(path, suffix):
         if not raw.strip():
             stats.blank_lines += 1
             continue
@@ -388,9 +434,8 @@ def _records_in_jsonl(path: Path, suffix: str, text_field: str, reserved: Sequen
         yield (number, None, bad) if bad else (number, record, None)
 
 
-def _records_in_txt(path: Path, text_field: str,
-                    lines: Optional[Iterator[Tuple[int, bytes]]] = None) -> Iterator[Parsed]:
-    for number, raw in (_lines(path, ".txt") if lines is None else lines):
+def _records_in_txt(path: Path, text_field: str) -> Iterator[Parsed]:
+    for number, raw in _lines(path, ".txt"):
         text, bad = _decode(raw, path, number)
         if bad:
             yield number, None, bad
@@ -401,25 +446,22 @@ def _records_in_txt(path: Path, text_field: str,
             yield number, {text_field: text}, None
 
 
-def _records_in_parquet(path: Path, text_field: str, reserved: Sequence[str], source: Any = None) -> Iterator[Parsed]:
+def _records_in_parquet(path: Path, text_field: str, reserved: Sequence[str],
+                        row_groups: Optional[Sequence[int]] = None) -> Iterator[Parsed]:
     try:
         import pyarrow.parquet as pq
     except ImportError:
         raise ImportError(f"{path}: reading .parquet needs pyarrow: pip install \"zipsift[parquet]\"") from None
     import pyarrow
 
-    if source is None:  # source: the file's bytes as an open file (zipsift.ray reads them)
-        with open(path, "rb") as fh:
-            head = fh.read(4)
-    else:
-        head = source.read(4)
-        source.seek(0)
+    with open(path, "rb") as fh:
+        head = fh.read(4)
     if head != b"PAR1":
         raise BadRecord(path, 1, UNREADABLE_TAIL, "not a Parquet file (it does not start with PAR1)",
                         hint=" Check the file, or pass on_error='skip' (--on-error skip) to count it and go on.")
     number = 0
     try:
-        parquet = pq.ParquetFile(path if source is None else source)
+        parquet = pq.ParquetFile(path)
         names = parquet.schema_arrow.names
     except (OSError, ValueError, UnicodeDecodeError, pyarrow.ArrowException) as err:
         raise BadRecord(path, 1, UNREADABLE_TAIL, f"not a readable Parquet file ({type(err).__name__}: {err})",
@@ -428,7 +470,7 @@ def _records_in_parquet(path: Path, text_field: str, reserved: Sequence[str], so
     if text_field is not None and text_field not in names:  # no row can be used: not skippable
         raise BadRecord(path, 1, MISSING_FIELD, f"no column {text_field!r} (columns: {', '.join(names)}); "
                                                 f"name the text column with text_field= (--text-field)", skippable=False)
-    batches = parquet.iter_batches(batch_size=8192)
+    batches = parquet.iter_batches(batch_size=8192, row_groups=row_groups)
     while True:
         try:
             batch = next(batches, None)
@@ -489,6 +531,9 @@ def iter_located_records(specs: Union[PathLike, Sequence[PathLike]], text_field:
         try:
             for number, record, bad in parsed:
                 if bad is not None:
+                    if bad.reason == EMPTY_TEXT:
+                        stats.empty_texts += 1
+                        continue
                     if on_error == "raise" or not bad.skippable:
                         raise bad
                     stats.skipped[bad.reason] += 1
@@ -505,7 +550,8 @@ def iter_records(specs: Union[PathLike, Sequence[PathLike]], text_field: Optiona
                  on_error: str = "raise", stats: Optional[ReadStats] = None,
                  reserved_fields: Sequence[str] = ()) -> Iterator[Dict[str, Any]]:
     """Stream the records of every file in ``specs``, in order, as dicts whose ``text_field`` holds
-    a non-empty string. Nothing is held beyond the current record.
+    a non-empty string (records with an empty text are skipped and counted in
+    ``stats.empty_texts``). Nothing is held beyond the current record.
 
     on_error: ``"raise"`` (default) raises :class:`BadRecord` at the first bad record; ``"skip"``
     skips it and counts it in ``stats.skipped[reason]``. ``reserved_fields`` are output field names
@@ -535,6 +581,437 @@ def read_texts(specs: Union[PathLike, Sequence[PathLike]], text_field: str = "te
                stats: Optional[ReadStats] = None) -> List[str]:
     """All texts of ``specs`` in a list (for small sets such as targets)."""
     return [r[text_field] for r in iter_records(specs, text_field=text_field, on_error=on_error, stats=stats)]
+
+
+# ---- Pieces of files read on their own (the Ray engine's reader) ----------------------------------
+
+try:  # a fast JSON parser for the text field; every line it does not accept goes the exact way
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson comes with the ray extra
+    _orjson = None
+
+DEFAULT_SPLIT_BYTES = 128 << 20
+_PLAIN = (".jsonl", ".ndjson", ".txt")
+# Integers longer than this many digits are refused by Python's parser (sys.int_info); a line that
+# could hold one takes the exact path, which refuses it as the local reader does.
+_LONG_DIGITS = re.compile(rb"[0-9]{4300}")
+
+
+class Split(NamedTuple):
+    """A piece of one input file that a worker reads on its own.
+
+    ``kind``: ``"range"`` — the lines of a plain .jsonl/.txt file whose first byte lies in bytes
+    [start, end) (a line belongs to the range holding its first byte, so none is lost or read
+    twice); ``"frames"`` — the lines of the whole zstd frames in compressed bytes [start, end);
+    ``"row_groups"`` — Parquet row groups [start, end); ``"file"`` — the whole file (gzip and
+    one-frame zstd cannot be split). ``file``: index of the file in the sources; ``piece``: index of
+    the split within its file (0 for the first)."""
+
+    file: int
+    path: str
+    kind: str
+    start: int
+    end: int
+    piece: int
+    before: int = -1  # "frames": where the frame before ``start`` begins (its last byte says whether a line ends there)
+
+
+@dataclass
+class SplitCounts:
+    """What :func:`read_split` saw besides records: lines (rows, for Parquet), blank lines of JSONL
+    files, empty texts (skipped and counted, never an error)."""
+
+    lines: int = 0
+    blank_lines: int = 0
+    empty_texts: int = 0
+
+
+class SplitItem(NamedTuple):
+    """One record of a split: its 1-based line (row) number within the split, where its line is
+    (``offset`` and ``length`` in bytes, in the file for ``"range"`` splits, in the split's
+    decompressed stream for the others; the row number in the file for Parquet), and either its
+    text or the BadRecord that refuses it (line numbers in BadRecords are within the split too)."""
+
+    line: int
+    offset: int
+    length: int
+    text: Optional[str]
+    bad: Optional[BadRecord]
+
+
+def plan_splits(paths: Sequence[PathLike], split_bytes: int = DEFAULT_SPLIT_BYTES) -> List[Split]:
+    """The splits of ``paths`` (files, as :func:`expand_paths` gives them) in input order: plain
+    .jsonl/.txt files in byte ranges of ``split_bytes``, multi-frame .zst files in groups of whole
+    frames of about ``split_bytes`` compressed bytes, Parquet files by row group (groups of about
+    ``split_bytes``), everything else whole. Reads only sizes, frame headers and Parquet footers;
+    a file whose structure cannot be read is one split, and reading it reports the error."""
+    if isinstance(split_bytes, bool) or not isinstance(split_bytes, int) or split_bytes < 1:
+        raise ValueError(f"split_bytes must be a positive whole number of bytes, got {split_bytes!r}")
+    splits: List[Split] = []
+    for index, name in enumerate(paths):
+        path = Path(name)
+        suffix = _suffix(path)
+        size = os.path.getsize(path)
+        kind, bounds = "file", [(0, size)]
+        if suffix in _PLAIN and size > split_bytes:
+            kind, bounds = "range", [(a, min(a + split_bytes, size)) for a in range(0, size, split_bytes)]
+        elif suffix in _PLAIN:
+            kind = "range"
+        elif suffix and suffix.endswith(".zst") and size > split_bytes:
+            groups = _group(_zstd_frame_starts(path, size), size, split_bytes)
+            if len(groups) > 1:
+                kind, bounds = "frames", groups
+        elif suffix == ".parquet":
+            groups = _parquet_groups(path, split_bytes)
+            if groups:
+                kind, bounds = "row_groups", groups
+        splits.extend(Split(index, str(path), kind, a, b, n) for n, (a, b) in enumerate(bounds))
+        if kind == "frames":
+            starts = _zstd_frame_starts(path, size)
+            for n in range(1, len(bounds)):
+                previous = starts[starts.index(bounds[n][0]) - 1]
+                splits[len(splits) - len(bounds) + n] = splits[len(splits) - len(bounds) + n]._replace(before=previous)
+    return splits
+
+
+def _group(starts: List[int], size: int, split_bytes: int) -> List[Tuple[int, int]]:
+    """Consecutive frames [starts[i], starts[i+1]) grouped into ranges of about split_bytes."""
+    groups: List[Tuple[int, int]] = []
+    begin = 0
+    for start in starts[1:]:
+        if start - begin >= split_bytes:
+            groups.append((begin, start))
+            begin = start
+    groups.append((begin, size))
+    return groups
+
+
+def _zstd_frame_starts(path: Path, size: int) -> List[int]:
+    """Offsets of the zstd frames of a file, found by walking frame and block headers (no
+    decompression). Stops at anything it cannot walk: the rest is one piece whose reader reports it."""
+    starts = [0]
+    with open(path, "rb") as fh:
+        pos = 0
+        while pos < size:
+            fh.seek(pos)
+            head = fh.read(18)
+            if len(head) < 8:
+                break
+            magic = int.from_bytes(head[:4], "little")
+            if 0x184D2A50 <= magic <= 0x184D2A5F:  # a skippable frame: magic, size, data
+                end = pos + 8 + int.from_bytes(head[4:8], "little")
+            elif head[:4] == ZSTD_MAGIC:
+                descriptor = head[4]
+                single = descriptor >> 5 & 1
+                fcs = (1 if single else 0, 2, 4, 8)[descriptor >> 6]
+                end = pos + 5 + (0 if single else 1) + (0, 1, 2, 4)[descriptor & 3] + fcs
+                checksum = 4 if descriptor >> 2 & 1 else 0
+                while True:  # blocks: a 3-byte header, then the block's bytes
+                    fh.seek(end)
+                    block = fh.read(3)
+                    if len(block) < 3:
+                        return starts
+                    header = int.from_bytes(block, "little")
+                    end += 3 + (1 if (header >> 1 & 3) == 1 else header >> 3)
+                    if header & 1:
+                        break
+                end += checksum
+            else:
+                break
+            if end > size:
+                break
+            pos = end
+            if pos < size:
+                starts.append(pos)
+    return starts
+
+
+def _parquet_groups(path: Path, split_bytes: int) -> Optional[List[Tuple[int, int]]]:
+    try:
+        import pyarrow.parquet as pq
+
+        meta = pq.ParquetFile(path).metadata
+        sizes = [meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)]
+    except Exception:  # not readable: one piece, whose reader says why as the local reader does
+        return None
+    if len(sizes) < 2:
+        return None
+    groups: List[Tuple[int, int]] = []
+    begin = total = 0
+    for i, group_size in enumerate(sizes):
+        total += group_size
+        if total >= split_bytes and i + 1 < len(sizes):
+            groups.append((begin, i + 1))
+            begin, total = i + 1, 0
+    groups.append((begin, len(sizes)))
+    return groups if len(groups) > 1 else None
+
+
+def _range_lines(path: Path, start: int, end: int) -> Iterator[Tuple[int, int, int, bytes]]:
+    """_located_lines of the lines of a plain file whose first byte is in [start, end); offsets
+    are in the file. A line that starts in the range is read to its end, wherever that is."""
+    with open(path, "rb") as fh:
+        if start == 0:
+            buf = fh.read(end)
+            base = 0
+        else:
+            fh.seek(start - 1)
+            buf = fh.read(end - start + 1)  # buf[0] is the byte before the range
+            cut = buf.find(b"\n", 0, len(buf) - 1)  # a newline before end - 1: a line starts in the range
+            if cut < 0:
+                return
+            base = start + cut
+            buf = buf[cut + 1:]
+        if buf and not buf.endswith(b"\n"):  # the last line runs past the range: read it to its end
+            tail = [buf]
+            while True:
+                chunk = fh.read(1 << 20)
+                newline = chunk.find(b"\n")
+                if newline >= 0:
+                    tail.append(chunk[:newline + 1])
+                    break
+                if not chunk:
+                    break
+                tail.append(chunk)
+            buf = b"".join(tail)
+    pieces = buf.split(b"\n")
+    last = pieces.pop()  # after the final newline: empty, or a last line without one (end of file)
+    offset = base
+    number = 0
+    for number, piece in enumerate(pieces, start=1):
+        length = len(piece) + 1
+        yield number, offset, length, piece[:-1] if piece.endswith(b"\r") else piece
+        offset += length
+    if last:
+        yield number + 1, offset, len(last), last
+
+
+def parse_text(raw: bytes, path: PathLike, line: int, text_field: str = "text",
+               reserved_fields: Sequence[str] = ()) -> Tuple[Optional[str], Optional[BadRecord]]:
+    """(the text of one JSONL line, None), or (None, the BadRecord the local reader would raise for
+    it; ``line`` names it). Only the text field is used; it equals ``json.loads(raw)[text_field]``.
+    A fast parser (orjson) reads lines it accepts; any line it refuses, or that could hold what
+    only Python's parser judges (deep nesting, huge integers), is parsed exactly as
+    :func:`iter_records` does, so errors and their messages are the same."""
+    if _orjson is not None and not (len(raw) >= 4300 and _LONG_DIGITS.search(raw)):
+        try:
+            record = _orjson.loads(raw)  # refuses nesting deeper than 1024 itself
+        except _orjson.JSONDecodeError:
+            record = None
+        if type(record) is dict and not _deeper_than(record, MAX_JSON_DEPTH):
+            text = record.get(text_field)
+            if type(text) is str and text and (not reserved_fields or
+                                               not any(name in record for name in reserved_fields)):
+                return text, None
+    path = Path(path)
+    decoded, bad = _decode(raw, path, line)
+    if bad is None:
+        record, bad = _parse_json(decoded, raw, path, line)
+    if bad is None:
+        bad = _check_text(record, text_field, path, line, reserved_fields)
+    return (None, bad) if bad is not None else (record[text_field], None)
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether a parsed JSON value nests arrays/objects more than ``limit`` deep (the top one is
+    level 1): walking the parsed containers costs less than scanning the line's bytes."""
+    stack = [(value, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = value.values() if type(value) is dict else value
+        stack.extend((child, depth + 1) for child in children if type(child) in (dict, list))
+    return False
+
+
+def _split_lines(split: Split, suffix: str) -> Iterator[Tuple[int, int, int, bytes]]:
+    path = Path(split.path)
+    if split.kind == "range":
+        lines = _range_lines(path, split.start, split.end)
+        if split.start != 0:
+            return lines
+        return _without_bom(lines)
+    if split.kind == "frames":
+        return _frame_lines(path, split)
+    try:
+        fh = _open_binary(path, suffix)
+    except (_Unreadable, OSError, EOFError, zlib.error, zstandard.ZstdError) as err:
+        raise _unreadable_from(path, 0, err) from None
+    return _located_lines(fh, path, True)
+
+
+def _frame_lines(path: Path, split: Split) -> Iterator[Tuple[int, int, int, bytes]]:
+    """_located_lines of the lines that start in the decompressed data of the frames [start, end):
+    a line that began in an earlier frame is the earlier split's, a line that runs on into later
+    frames is read to its end. Offsets are in the split's decompressed stream."""
+    skip = split.piece > 0 and not _ends_a_line(path, split.before, split.start)
+    size = os.path.getsize(path)
+    number = offset = 0
+    try:
+        with io.BufferedReader(_ZstdFrames(path, split.start, split.end), buffer_size=1 << 20) as fh:
+            for raw in fh:
+                length = len(raw)
+                if skip:  # the tail of a line that started before this split
+                    skip = False
+                    offset += length
+                    continue
+                if not raw.endswith(b"\n") and split.end < size:
+                    with io.BufferedReader(_ZstdFrames(path, split.end), buffer_size=1 << 20) as rest:
+                        raw += rest.readline()
+                    length = len(raw)
+                number += 1
+                yield number, offset, length, _strip_eol(raw, number == 1 and split.piece == 0)
+                offset += length
+    except (_Unreadable, OSError, EOFError, zlib.error, zstandard.ZstdError) as err:
+        raise _unreadable_from(path, number, err) from None
+
+
+def _ends_a_line(path: Path, start: int, end: int) -> bool:
+    """Whether the decompressed data of the frames in [start, end) ends with a newline."""
+    try:
+        with _ZstdFrames(path, start, end) as frames:
+            data = frames.readall()
+    except (_Unreadable, zstandard.ZstdError):
+        return True  # the earlier split reports the broken frame; this one starts fresh
+    return data.endswith(b"\n")
+
+
+def _strip_eol(raw: bytes, first: bool) -> bytes:
+    if raw.endswith(b"\n"):
+        raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+    if first and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    return raw
+
+
+def _without_bom(lines):
+    for number, offset, length, raw in lines:
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        yield number, offset, length, raw
+
+
+def read_split(split: Split, text_field: str = "text", reserved_fields: Sequence[str] = (),
+               counts: Optional[SplitCounts] = None) -> Iterator[SplitItem]:
+    """The records of one split (see :func:`plan_splits`) as SplitItems, in order: texts only,
+    with where each line is. Bad records are items too (the caller raises or counts them); an
+    unreadable tail (corrupt or truncated compressed data) is the last item. Empty texts and blank
+    lines are counted in ``counts``, not yielded. Records, errors and counts over all splits of
+    a file equal what :func:`iter_located_records` gives for it."""
+    counts = counts if counts is not None else SplitCounts()
+    path = Path(split.path)
+    suffix = _suffix(path)
+    if suffix == ".parquet":
+        yield from _parquet_split(split, text_field, reserved_fields, counts)
+        return
+    if split.piece == 0:
+        try:
+            _check_magic(path, suffix)
+        except BadRecord as bad:
+            counts.lines = 1
+            yield SplitItem(1, 0, 0, None, bad)
+            return
+    txt = suffix == ".txt"
+    lines = _split_lines(split, suffix)
+    try:
+        for number, offset, length, raw in lines:
+            counts.lines = number
+            if txt:
+                text, bad = _decode(raw, path, number)
+                if bad is None and not text:
+                    counts.empty_texts += 1
+                    continue
+            elif not raw.strip():
+                counts.blank_lines += 1
+                continue
+            else:
+                text, bad = parse_text(raw, path, number, text_field, reserved_fields)
+                if bad is not None and bad.reason == EMPTY_TEXT:
+                    counts.empty_texts += 1
+                    continue
+            yield SplitItem(number, offset, length, text, bad)
+    except BadRecord as bad:  # the stream cannot be read on
+        counts.lines = bad.line
+        yield SplitItem(bad.line, 0, 0, None, bad)
+
+
+def _parquet_split(split: Split, text_field: str, reserved: Sequence[str], counts: SplitCounts) -> Iterator[SplitItem]:
+    path = Path(split.path)
+    row_groups = None
+    first_row = 0
+    if split.kind == "row_groups":
+        import pyarrow.parquet as pq
+
+        meta = pq.ParquetFile(path).metadata
+        row_groups = list(range(split.start, split.end))
+        first_row = sum(meta.row_group(i).num_rows for i in range(split.start))
+    try:
+        for number, record, bad in _records_in_parquet(path, text_field, reserved, row_groups=row_groups):
+            counts.lines = number
+            if bad is not None and bad.reason == EMPTY_TEXT:
+                counts.empty_texts += 1
+                continue
+            yield SplitItem(number, first_row + number - 1, 1, None if bad else record[text_field], bad)
+    except BadRecord as bad:
+        counts.lines = bad.line
+        yield SplitItem(bad.line, 0, 0, None, bad)
+
+
+def records_at(split: Split, offsets: Sequence[int], text_field: str = "text") -> Dict[int, Dict[str, Any]]:
+    """The records (as :func:`iter_records` gives them, parsed exactly) whose lines start at
+    ``offsets`` (SplitItem.offset) in ``split``: the second, small read of the winners of a
+    selection. Raises ValueError if an offset is not a record of the split (the file changed)."""
+    path = Path(split.path)
+    suffix = _suffix(path)
+    wanted = set(int(o) for o in offsets)
+    found: Dict[int, Dict[str, Any]] = {}
+    if not wanted:
+        return found
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        parquet = pq.ParquetFile(path)
+        meta = parquet.metadata
+        starts = np.cumsum([0] + [meta.row_group(i).num_rows for i in range(meta.num_row_groups)])
+        for group in sorted({int(np.searchsorted(starts, o, side="right")) - 1 for o in wanted}):
+            rows = parquet.read_row_group(group).to_pylist()
+            for o in wanted:
+                if starts[group] <= o < starts[group + 1]:
+                    found[o] = rows[o - starts[group]]
+    elif split.kind == "range":
+        with open(path, "rb") as fh:
+            for o in sorted(wanted):
+                fh.seek(o)
+                raw = fh.readline()
+                if raw.endswith(b"\n"):
+                    raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+                if o == 0 and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]
+                found[o] = _exact_record(raw, path, suffix, text_field)
+    else:
+        for _, offset, _, raw in _split_lines(split, suffix):
+            if offset in wanted:
+                found[offset] = _exact_record(raw, path, suffix, text_field)
+                if len(found) == len(wanted):
+                    break
+    missing = wanted - set(found)
+    if missing:
+        raise ValueError(f"{path}: no record starts at byte {min(missing)} any more; the file changed while "
+                         f"zipsift read it: run again on files that stay put")
+    return found
+
+
+def _exact_record(raw: bytes, path: Path, suffix: str, text_field: str) -> Dict[str, Any]:
+    line, bad = _decode(raw, path, 0)
+    if bad is None and suffix == ".txt":
+        return {text_field: line}
+    if bad is None:
+        record, bad = _parse_json(line, raw, path, 0)
+    if bad is not None:
+        raise ValueError(f"{path}: a selected record no longer reads as it did ({bad.detail}); the file changed "
+                         f"while zipsift read it: run again on files that stay put")
+    return record
 
 
 def _json_default(value: Any) -> Any:

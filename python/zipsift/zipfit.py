@@ -34,7 +34,9 @@ class ZipFit:
     ----------
     targets : sequence of str or bytes
         The target examples (e.g. a few hundred items of the task to fine-tune for).
-    codec, level : the compressor; gzip level 9 is the exact published setting.
+    codec, level : the compressor; gzip level 9 is the exact published setting (the reference code's
+        current default is lz4 level 0: ``codec="lz4"``). ``level=None`` is the codec's default
+        (see ``zipsift.ncd``).
     threads : worker threads, 0 = every core in the process's affinity mask.
     length_fair : score alignment minus the pool's mean alignment at the same length (see the module
         docstring); needs ``fit_length_baseline`` on a sample of the pool first. Default False: the
@@ -42,7 +44,7 @@ class ZipFit:
     length_bins : equal-count length bins of the baseline (default 16).
     """
 
-    def __init__(self, targets: Iterable[Text], codec: str = "gzip", level: int = 9, threads: int = 0,
+    def __init__(self, targets: Iterable[Text], codec: str = "gzip", level: Optional[int] = None, threads: int = 0,
                  length_fair: bool = False, length_bins: int = 16):
         if not isinstance(length_fair, bool):
             raise ValueError(f"length_fair must be True or False, got {length_fair!r}")
@@ -50,7 +52,7 @@ class ZipFit:
             raise ValueError(f"length_bins must be a positive integer, got {length_bins!r}")
         self._targets = TargetSet(list(targets), codec=codec, level=level, threads=threads)
         self.codec = codec
-        self.level = level
+        self.level = self._targets.level
         self.threads = threads
         self.length_fair = length_fair
         self.length_bins = int(length_bins)

@@ -150,7 +150,7 @@ def run_augment(args: argparse.Namespace) -> int:
         write_report(args.report, {"zipsift_version": __version__, "command": f"augment {args.strategy}",
                                    "endpoint": args.endpoint, "model": args.model, "near_threshold": near,
                                    "inputs": read.as_dict(), "counts": stats, "output": args.out,
-                                   "seconds": round(seconds, 3)})
+                                   "seconds": round(seconds, 3)}, written=[("--out", args.out)])
     return 0
 
 

@@ -9,8 +9,9 @@ from typing import Any, Callable, Dict, List, Optional, Protocol
 
 from .. import __version__
 from ..atomic import OutputError, check_distinct, check_output, is_stdout, resolve_output
-from ..io import AtomicWriter, ReadStats, dumps_record, iter_records, read_texts
+from ..io import DEFAULT_SPLIT_BYTES, AtomicWriter, ReadStats, dumps_record, read_texts
 from ..ncd import build_info
+from ..engine import EmptyPool, FitPass, LocalEngine, NotDistributed, SelectJob, ray_engine
 from ..stream import ScoredRecord
 
 
@@ -80,13 +81,21 @@ def check_outputs(outputs, inputs=(), suffixes=None) -> None:
         check_output(path)
 
 
-def write_report(path: str, report: Dict[str, Any]) -> None:
-    """Write a JSON report atomically."""
+def write_report(path: str, report: Dict[str, Any], written=()) -> None:
+    """Write a JSON report atomically. ``written``: (option, path) outputs already in place; a failure
+    (a full disk) says they are complete, so the user knows only the report is missing."""
     import json
 
-    with AtomicWriter(path) as out:
-        json.dump(report, out, indent=2, sort_keys=False)
-        out.write("\n")
+    try:
+        with AtomicWriter(path) as out:
+            json.dump(report, out, indent=2, sort_keys=False)
+            out.write("\n")
+    except OutputError as err:
+        done = [f"{option} {target}" for option, target in written if target is not None and not is_stdout(target)]
+        if not done:
+            raise
+        raise OutputError(f"{err}; {' and '.join(done)} {'was' if len(done) == 1 else 'were'} written before it "
+                          f"and {'is' if len(done) == 1 else 'are'} complete; only the report is missing") from None
 
 
 def resolved_threads(threads: int) -> int:
@@ -145,7 +154,7 @@ def add_select_arguments(parser: argparse.ArgumentParser, score_field: str) -> N
 
 
 def add_engine_arguments(group) -> None:
-    """--engine, --ray-address, --ray-actors: run on this machine or on a Ray cluster (zipsift.ray)."""
+    """--engine, --ray-address, --ray-actors: run on this machine or on a Ray cluster (zipsift.engine)."""
     group.add_argument("--engine", choices=("local", "ray"), default="local",
                        help="local: this process (default); ray: a Ray cluster, same output (pip install \"zipsift[ray]\")")
     group.add_argument("--ray-address", metavar="ADDR",
@@ -153,6 +162,9 @@ def add_engine_arguments(group) -> None:
     group.add_argument("--ray-actors", type=non_negative_int, default=0, metavar="N",
                        help="scoring actors (default 0: one per --threads CPUs of the cluster); "
                             "with --engine ray, --threads is threads per actor (default 0 means 1)")
+    group.add_argument("--split-bytes", type=positive_int, default=DEFAULT_SPLIT_BYTES, metavar="B",
+                       help=f"with --engine ray: split files into pieces of about B bytes, each scored by one "
+                            f"actor (default {DEFAULT_SPLIT_BYTES >> 20} MiB; gzip and one-frame zstd files stay whole)")
 
 
 def add_execution_arguments(parser: argparse.ArgumentParser, threads: bool = True):
@@ -171,24 +183,20 @@ class Selector(Protocol):
                on_batch=None, **options) -> List[ScoredRecord]: ...
 
 
-# fit(selector, records, on_batch): a first streaming pass over the sources, for methods that learn
-# from the pool before scoring it (DSIR fits p_R). It may read only a prefix of the records.
-FitPass = Callable[[Any, Any, Callable[[int], None]], None]
-
-
 def progress_enabled(args: argparse.Namespace) -> Optional[bool]:
     return {"auto": None, "always": True, "never": False}[getattr(args, "progress", "auto")]
 
 
 def run_select(args: argparse.Namespace, method: str, make_selector: Callable[[List[str]], Selector],
                params: Dict[str, Any], select_options: Optional[Dict[str, Any]] = None,
-               fit: Optional[FitPass] = None) -> int:
+               fit: Optional[FitPass] = None, fit_name: Optional[str] = None) -> int:
     """The `zipsift select METHOD` pipeline: read the targets, stream the sources through the
     selector, write the kept records (unchanged, plus the score field) best first, and report.
 
     ``select_options`` are passed on to ``selector.select`` (method-specific keywords). ``fit``, when
     given, runs first as its own streaming pass over the sources (with its own progress line); the
-    report then has a ``fit`` entry with what that pass read."""
+    report then has a ``fit`` entry with what that pass read. ``fit_name`` names the pass for the
+    engines ("dsir_fit", "reference_sample", "length_baseline")."""
     start = time.perf_counter()
     check_outputs([("--out", args.out), ("--report", args.report)],
                   [("--source", args.source), ("--target", args.target)], {"--out": JSONL_OUTPUT})
@@ -196,13 +204,20 @@ def run_select(args: argparse.Namespace, method: str, make_selector: Callable[[L
     targets = read_texts(args.target, text_field=args.text_field, on_error=args.on_error, stats=target_stats)
     if not targets:
         raise UsageError(f"no usable target records in {' '.join(args.target)}")
-    if getattr(args, "engine", "local") == "ray":
-        from ..ray.cli import select_on_ray
-
-        kept, source_stats, fit_stats, ray_info = select_on_ray(args, make_selector, targets, select_options, fit)
-    else:
-        kept, source_stats, fit_stats = _select_locally(args, make_selector(targets), select_options, fit)
-        ray_info = None
+    job = SelectJob(method=method, sources=args.source, targets=targets, make_selector=make_selector, k=args.k,
+                    budget_bytes=args.budget_bytes, text_field=args.text_field, on_error=args.on_error,
+                    reserved_fields=(args.score_field,), batch_size=args.batch_size, options=select_options or {},
+                    fit=fit, fit_name=fit_name, fit_sample=getattr(args, "fit_sample", None),
+                    fit_records=getattr(args, "reference_sample", None) or getattr(args, "length_sample", None),
+                    fit_seed=getattr(args, "reference_seed", None) if getattr(args, "reference_sample", None) else None,
+                    progress=lambda label: Progress(enabled=progress_enabled(args), label=label))
+    try:
+        result = engine_from_args(args).select(job)
+    except EmptyPool as empty:
+        raise empty_source(args.source, empty.stats) from None
+    except (NotDistributed, ConnectionError) as err:
+        raise UsageError(str(err)) from None
+    kept, source_stats, fit_stats, engine_info = result.kept, result.stats, result.fit_stats, result.info
 
     if source_stats.records == 0:
         raise empty_source(args.source, source_stats)
@@ -220,7 +235,8 @@ def run_select(args: argparse.Namespace, method: str, make_selector: Callable[[L
     seconds = time.perf_counter() - start
     print(f"zipsift select {method}: kept {len(kept):,} of {source_stats.records:,} records "
           f"({selected_bytes:,} bytes) -> {args.out} in {seconds:.1f} s"
-          + (f"; skipped {sum(source_stats.skipped.values()):,} bad records" if source_stats.skipped else ""),
+          + (f"; skipped {sum(source_stats.skipped.values()):,} bad records" if source_stats.skipped else "")
+          + (f"; skipped {source_stats.empty_texts:,} empty texts" if source_stats.empty_texts else ""),
           file=sys.stderr)
     for note in notes:
         print(f"zipsift select {method}: note: {note}", file=sys.stderr)
@@ -240,13 +256,21 @@ def run_select(args: argparse.Namespace, method: str, make_selector: Callable[[L
             "sources": source_stats.as_dict(),
             "targets": target_stats.as_dict(),
             **({"fit": fit_stats.as_dict()} if fit_stats is not None else {}),
-            **({"ray": ray_info} if ray_info is not None else {}),
+            **({"ray": engine_info} if engine_info is not None else {}),
             "output": args.out,
             "notes": notes,
             "seconds": round(seconds, 3),
             "build": build_info(),
-        })
+        }, written=[("--out", args.out)])
     return 0
+
+
+def engine_from_args(args: argparse.Namespace):
+    """The engine the command line asks for (--engine and its options)."""
+    if getattr(args, "engine", "local") == "ray":
+        return ray_engine(address=args.ray_address, actors=args.ray_actors, threads=args.threads,
+                          split_bytes=getattr(args, "split_bytes", DEFAULT_SPLIT_BYTES))
+    return LocalEngine()
 
 
 def empty_source(specs, stats: ReadStats) -> UsageError:
@@ -255,28 +279,3 @@ def empty_source(specs, stats: ReadStats) -> UsageError:
     counts = ", ".join(f"{reason} {n:,}" for reason, n in sorted(stats.skipped.items()))
     why = f"no usable record; skipped: {counts}" if skipped else "it holds no records"
     return UsageError(f"--source {' '.join(map(str, specs))}: {why}; there is nothing to select from")
-
-
-def _select_locally(args: argparse.Namespace, selector: Selector, select_options: Optional[Dict[str, Any]],
-                    fit: Optional[FitPass]):
-    """Stream the sources through ``selector`` in this process: (kept, source stats, fit stats or None)."""
-    fit_stats = None
-    if fit is not None:
-        fit_stats = ReadStats()
-        fit_records = iter_records(args.source, text_field=args.text_field, on_error=args.on_error,
-                                   stats=fit_stats, reserved_fields=(args.score_field,))
-        with Progress(enabled=progress_enabled(args), label="fit") as progress:
-            try:
-                fit(selector, fit_records, progress.update)
-            except ValueError:
-                if fit_stats.records == 0:
-                    raise empty_source(args.source, fit_stats) from None
-                raise
-
-    source_stats = ReadStats()
-    records = iter_records(args.source, text_field=args.text_field, on_error=args.on_error, stats=source_stats,
-                           reserved_fields=(args.score_field,))
-    with Progress(enabled=progress_enabled(args), label="score" if fit is not None else "") as progress:
-        kept = selector.select(records, k=args.k, budget_bytes=args.budget_bytes, text_field=args.text_field,
-                               batch_size=args.batch_size, on_batch=progress.update, **(select_options or {}))
-    return kept, source_stats, fit_stats

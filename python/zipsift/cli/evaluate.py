@@ -131,6 +131,9 @@ def format_table(rows: List[Dict[str, Any]], proxies) -> str:
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     proxies = tuple(p for p in ALL_PROXIES if p in (args.proxies or PROXIES))
+    if args.lm_model is not None and not args.lm_model.strip():
+        raise UsageError("--lm-model is empty: give a .gguf file or a transformers folder, or leave it out for "
+                         "SmolLM2-135M-Instruct")
     inputs = [("SEL", args.selections), ("--heldout", args.heldout)]
     if "lm" in proxies:
         from ..lm.loader import model_files

@@ -75,4 +75,4 @@ def run(args: argparse.Namespace) -> int:
               "normalize": args.normalize, "chunk_tokens": args.chunk_tokens}
     options = {"method": args.method, "seed": args.seed, "min_example_length": args.min_example_length,
                "normalize": args.normalize, "chunk_tokens": args.chunk_tokens}
-    return run_select(args, "dsir", make_selector, params, select_options=options, fit=fit)
+    return run_select(args, "dsir", make_selector, params, select_options=options, fit=fit, fit_name="dsir_fit")

@@ -47,7 +47,10 @@ def register(select_commands: argparse._SubParsersAction) -> None:
                      help="a sample of the pool (files, directories or globs, read like --source) for the "
                           "Moore-Lewis form")
     ref.add_argument("--reference-sample", type=positive_int, metavar="N",
-                     help="use the first N source records as the reference sample (a first pass reads them)")
+                     help="use a seeded random sample of N source records as the reference sample (a first "
+                          "pass draws it; the same sample with --engine ray)")
+    method.add_argument("--reference-seed", type=int, default=0, metavar="S",
+                        help="seed of the --reference-sample draw (default 0)")
     parser.set_defaults(run=run)
 
 
@@ -64,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"no usable reference records in {' '.join(args.reference)}")
         reference_info = {"files": args.reference, **stats.as_dict()}
     elif args.reference_sample:
-        reference_info = {"first_source_records": args.reference_sample}
+        reference_info = {"random_source_records": args.reference_sample, "seed": args.reference_seed}
 
     params = {"codec": "zstd", "level": args.level, "dict_bytes": args.dict_bytes, "combine": args.combine,
               "length_prior": args.length_prior,
@@ -80,8 +83,9 @@ def run(args: argparse.Namespace) -> int:
         return selector
 
     def fit(selector, records, on_batch):
-        selector.fit(records, text_field=args.text_field, max_records=args.reference_sample,
-                     batch_size=args.batch_size, on_batch=on_batch)
+        # records: the seeded sample the engine drew (zipsift.sample)
+        selector.fit(records, text_field=args.text_field, batch_size=args.batch_size, on_batch=on_batch)
         params["reference_dictionary_bytes"] = selector.reference_dictionaries
         reference_info["records"] = selector.n_reference
-    return run_select(args, "gain", make_selector, params, fit=fit if args.reference_sample else None)
+    return run_select(args, "gain", make_selector, params, fit=fit if args.reference_sample else None,
+                      fit_name="reference_sample")

@@ -326,6 +326,11 @@ def run(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     name = OBJECTIVES[args.objective]
+    for flag, value in (("--utility-model", args.utility_model), ("--embed-model", args.embed_model)):
+        if value is not None and not value.strip():
+            raise UsageError(f"{flag} is empty: give a model path"
+                             + (", or auto for SmolLM2-135M-Instruct" if flag == "--utility-model" else
+                                " (a sentence-transformers folder), or leave it out for all-MiniLM-L6-v2"))
     mode = "utility" if args.utility_model else "embed" if args.embed else "embeddings"
     if args.utility == "compression":
         mode = "compression"
@@ -450,7 +455,7 @@ def run(args: argparse.Namespace) -> int:
             "seconds_kernel": round(kernel_seconds, 3),
             "seconds_maximize": round(maximize_seconds, 3),
             "build": build_info(),
-        })
+        }, written=[("--out", args.out)])
     return 0
 
 

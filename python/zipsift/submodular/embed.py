@@ -64,8 +64,11 @@ def _import_torch():
 def _read_json(path: Path, default):
     if not path.exists():
         return default
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not valid JSON ({err}); give a sentence-transformers model folder") from None
 
 
 class SentenceEmbedder:
@@ -78,7 +81,13 @@ class SentenceEmbedder:
 
     def __init__(self, model: Union[str, os.PathLike, None] = None):
         torch, transformers = _import_torch()
-        path = default_embedding_model() if model is None else Path(model)
+        if model is not None and not os.fspath(model).strip():
+            raise ValueError("the embedding model path is empty: give a sentence-transformers model folder, or "
+                             "model=None for all-MiniLM-L6-v2")
+        try:
+            path = default_embedding_model() if model is None else Path(model).expanduser()
+        except RuntimeError:  # "~nouser/...": no home directory to expand
+            raise ValueError(f"embedding model {os.fspath(model)!r}: the ~user names no home directory here") from None
         if not (path / "config.json").is_file():
             raise ValueError(f"{path} is not a model folder (no config.json); give a sentence-transformers model "
                              "folder, or model=None for all-MiniLM-L6-v2")
@@ -86,6 +95,9 @@ class SentenceEmbedder:
         st_config = _read_json(path / "sentence_bert_config.json", {})
         pooling = _read_json(path / "1_Pooling" / "config.json", {"pooling_mode_mean_tokens": True})
         modules = _read_json(path / "modules.json", [])
+        if not isinstance(pooling, dict) or not isinstance(st_config, dict) or not isinstance(modules, list):
+            raise ValueError(f"{path}: sentence_bert_config.json, 1_Pooling/config.json or modules.json does not "
+                             f"hold what sentence-transformers writes; give a sentence-transformers model folder")
         if pooling.get("pooling_mode_mean_tokens"):
             self.pooling = "mean"
         elif pooling.get("pooling_mode_cls_token"):
@@ -96,9 +108,16 @@ class SentenceEmbedder:
         from ..lm.loader import _quiet  # no per-tensor progress bars while loading
 
         # Offline: every file is local, never ask the hub.
-        with _quiet(transformers):
-            self.tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-            self.encoder = transformers.AutoModel.from_pretrained(str(path), local_files_only=True)
+        try:
+            with _quiet(transformers):
+                self.tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+                self.encoder = transformers.AutoModel.from_pretrained(str(path), local_files_only=True)
+        except MemoryError:
+            raise
+        except Exception as err:  # a bad config.json, missing weights or tokenizer: one line naming the folder
+            reason = " ".join(str(err).split())[:300] or type(err).__name__
+            raise ValueError(f"{path}: cannot load this embedding model ({type(err).__name__}: {reason}); give a "
+                             f"sentence-transformers model folder (config.json, weights, tokenizer)") from err
         self.encoder.eval()
         limit = int(getattr(self.encoder.config, "max_position_embeddings", 512))
         self.max_seq_length = int(st_config.get("max_seq_length") or min(self.tokenizer.model_max_length, limit))

@@ -8,7 +8,7 @@ reported is the single-machine one over all of V,
 
 so it can be compared with single-machine greedy. GreeDi's guarantee is (1 − 1/e)² / min(m, k) of
 the optimum in the worst case; on real data it is usually within a few per cent of greedy (the
-README states the measured ratio). Unlike ZIP-FIT and DSIR under ``zipsift.ray``, its picks are
+docs/ray.md states the measured ratio). Unlike ZIP-FIT and DSIR under ``zipsift.engine.ray``, its picks are
 NOT those of the single-machine run.
 """
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Optional
 
 import numpy as np
 
-from ..submodular import facility_location, kernel, resolve_budget
-from ._connect import connect
+from ...submodular import facility_location, kernel, resolve_budget
+from .connect import connect
 
 
 @dataclass(frozen=True)

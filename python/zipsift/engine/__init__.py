@@ -1,0 +1,24 @@
+"""Engines: where a `zipsift select METHOD` pipeline reads and scores the pool.
+
+One interface, two engines. ``run_select`` (the CLI) builds a :class:`SelectJob` and calls
+``engine.select(job)``; the engine returns a :class:`SelectResult` with the kept records (as
+``ScoredRecord``, best first), what it read, and, for the report, what it did.
+
+* :class:`LocalEngine` (``engine.local``): this process, the selector's own streaming ``select``.
+* :class:`RayEngine` (``engine.ray``): a Ray cluster — splits of files scored by actors, ranks
+  merged on the driver, winners read again; the same records, scores and order.
+"""
+from __future__ import annotations
+
+from .job import EmptyPool, Engine, FitPass, NotDistributed, SelectJob, SelectResult
+from .local import LocalEngine
+
+
+def ray_engine(**kwargs) -> "Engine":
+    """A RayEngine (``engine.ray``); Ray is imported only when it runs."""
+    from .ray.engine import RayEngine
+
+    return RayEngine(**kwargs)
+
+
+__all__ = ["Engine", "SelectJob", "SelectResult", "FitPass", "LocalEngine", "NotDistributed", "EmptyPool", "ray_engine"]
