@@ -29,7 +29,7 @@ import json
 import os
 import sysconfig
 from pathlib import Path
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from corpus import _chunks, _read, _spread, interleave
 
@@ -176,3 +176,119 @@ if __name__ == "__main__":
     import sys
 
     print(json.dumps(build(sys.argv[1] if len(sys.argv) > 1 else "/tmp/zipsift-quality"), indent=2))
+
+
+# --- Domain selection: a target domain is a small minority of a mixed pool -----------------------
+#
+# One pool holds every domain: majority sources (code, markup, prose) and each candidate target
+# domain at DOMAIN_SHARE of the bytes. For a target domain, its files are split three ways by a hash
+# of the path (never by chunk of one file): target files (what a selector is given), held-out files
+# (what the judge scores), pool files (the domain's share of the pool). Only pool files enter the pool.
+
+DOMAIN_SHARE = 0.03
+DOMAIN_POOL_BYTES = 8_000_000
+TARGET_BYTES = 60_000
+HELDOUT_ITEMS = 24
+
+
+def _files(pattern: str, exclude: Tuple[str, ...] = ()) -> List[str]:
+    return sorted(p for p in glob.glob(pattern, recursive=True)
+                  if os.path.isfile(p) and not any(e in p for e in exclude))
+
+
+def _man_pages() -> List[str]:
+    return sorted(glob.glob("/usr/share/man/man1/*.1.gz") + glob.glob("/usr/share/man/man3/*.3.gz"))
+
+
+def _read_any(path: str) -> str:
+    if path.endswith(".gz"):
+        try:
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                return fh.read()
+        except (OSError, UnicodeDecodeError, EOFError):
+            return ""
+    return _read(path)
+
+
+def majority_sources() -> List[Tuple[str, List[str], float]]:
+    """(source, files, share of the pool): what most of the pool is made of."""
+    js = _files("/usr/share/javascript/**/*.js")
+    return [(name, files, share) for name, files, share in _mixed_sources()] + [
+        ("man_troff", _man_pages(), 0.10), ("javascript", js, 0.04)]
+
+
+def domain_sources() -> Dict[str, List[str]]:
+    """Candidate target domains, each a niche language or format installed by Debian packages."""
+    return {"tcl": _files("/usr/share/tcltk/**/*.tcl"),
+            "cmake": _files("/usr/share/cmake-*/Modules/**/*.cmake"),
+            "vim": _files("/usr/share/vim/**/*.vim"),
+            "sql": _files("/usr/share/postgresql/**/*.sql"),
+            "m4": _files("/usr/share/aclocal/*.m4") + _files("/usr/share/aclocal-*/*.m4"),
+            "maven_pom": _files("/usr/share/maven-repo/**/*.pom")}
+
+
+def split_of(path: str) -> str:
+    """'target', 'heldout' or 'pool' from a hash of the path: a file is never in two of them."""
+    h = int(hashlib.sha256(path.encode()).hexdigest()[:8], 16) % 10
+    return "target" if h < 2 else "heldout" if h < 4 else "pool"
+
+
+def _chunked(files: List[str], limit: int) -> Iterator[Tuple[str, str]]:
+    step = max(1, len(files) // 400)
+    order = [files[i] for r in range(step) for i in range(r, len(files), step)]
+    total = 0
+    for path in order:
+        for chunk in _chunks(_read_any(path)):
+            if not chunk.strip():
+                continue
+            yield path, chunk
+            total += len(chunk.encode("utf-8"))
+            if total >= limit:
+                return
+
+
+def domain_pool(size: int = DOMAIN_POOL_BYTES, domains: Optional[List[str]] = None) -> List[dict]:
+    """The mixed pool: majority sources rescaled to fill 1 − (number of domains × DOMAIN_SHARE), each
+    domain's pool files at DOMAIN_SHARE, interleaved. Records {"text", "source", "path"}."""
+    cand = domain_sources()
+    domains = list(cand) if domains is None else domains
+    majority = majority_sources()
+    rest = 1.0 - DOMAIN_SHARE * len(domains)
+    total_share = sum(share for _, _, share in majority)
+    streams = [(name, _chunked(files, int(size * rest * share / total_share))) for name, files, share in majority]
+    for d in domains:
+        streams.append((d, _chunked([p for p in cand[d] if split_of(p) == "pool"], int(size * DOMAIN_SHARE))))
+    return [r for r in interleave(streams) if r["text"].strip()]
+
+
+def domain_task(domain: str) -> Tuple[List[str], List[str]]:
+    """(targets, heldout) of a domain: chunks of its target files (about TARGET_BYTES), and one chunk
+    (the first) of each of up to HELDOUT_ITEMS held-out files."""
+    files = domain_sources()[domain]
+    targets = [t for _, t in _chunked([p for p in files if split_of(p) == "target"], TARGET_BYTES)]
+    heldout = []
+    for p in (p for p in files if split_of(p) == "heldout"):
+        first = next((c for c in _chunks(_read_any(p)) if c.strip()), None)
+        if first and len(first) >= 200:
+            heldout.append(first)
+        if len(heldout) >= HELDOUT_ITEMS:
+            break
+    return targets, heldout
+
+
+def build_domains(out_dir: str, size: int = DOMAIN_POOL_BYTES) -> dict:
+    """Write pool_domains.jsonl and <domain>_target/_heldout.jsonl for every candidate domain."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    records = domain_pool(size)
+    by_source: Dict[str, int] = {}
+    for r in records:
+        by_source[r["source"]] = by_source.get(r["source"], 0) + len(r["text"].encode("utf-8"))
+    info: dict = {"pool_domains": {"records": len(records), "bytes_by_source": by_source,
+                                   "sha256": _write(out / "pool_domains.jsonl", records)}}
+    for d in domain_sources():
+        targets, heldout = domain_task(d)
+        for part, texts in (("target", targets), ("heldout", heldout)):
+            sha = _write(out / f"{d}_{part}.jsonl", [{"text": t} for t in texts])
+            info[f"{d}_{part}"] = {"records": len(texts), "bytes": sum(len(t.encode()) for t in texts), "sha256": sha}
+    return info

@@ -33,7 +33,8 @@ def test_select_dsir_keeps_in_domain_records_and_reports_both_passes(quickstart,
     rep = json.loads(report.read_text())
     assert rep["command"] == "select dsir" and rep["records_read"] == 200 and rep["fit"]["records"] == 200
     assert rep["params"] == {"method": "gumbel", "seed": 0, "scheme": "fast", "ngrams": 2, "buckets": 10000,
-                             "fit_sample": None, "min_example_length": 0}
+                             "fit_sample": None, "min_example_length": 100, "normalize": "per_token",
+                             "chunk_tokens": 128}
 
 
 def test_select_dsir_scores_equal_the_library(quickstart, tmp_path):

@@ -4,6 +4,7 @@ and bad input."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -71,7 +72,7 @@ def test_compat_log_importance_matches_data_selection_to_1e9(data, tmp_path):
 
 def test_topk_keeps_the_largest_log_importance_in_order(data, fitted):
     lw = fitted.log_importance(data["pool"])
-    kept = fitted.select(data["pool"], k=25, method="topk", batch_size=17)
+    kept = fitted.select(data["pool"], k=25, method="topk", batch_size=17, min_example_length=0, normalize="none")
     assert [s.index for s in kept] == sorted(range(len(lw)), key=lambda i: (-lw[i], i))[:25]
     assert [s.score for s in kept] == [lw[s.index] for s in kept]
     assert all(s.record is data["pool"][s.index] for s in kept)
@@ -80,15 +81,18 @@ def test_topk_keeps_the_largest_log_importance_in_order(data, fitted):
 def test_gumbel_selection_is_top_k_of_log_w_plus_per_index_noise(data, fitted):
     lw = fitted.log_importance(data["pool"])
     keys = lw + gumbel_noise(7, 0, len(lw))
-    kept = fitted.select(data["pool"], k=40, method="gumbel", seed=7, batch_size=64)
+    kept = fitted.select(data["pool"], k=40, method="gumbel", seed=7, batch_size=64, min_example_length=0,
+                         normalize="none")
     assert [s.index for s in kept] == sorted(range(len(lw)), key=lambda i: (-keys[i], i))[:40]
     np.testing.assert_array_equal([s.score for s in kept], lw[[s.index for s in kept]])
 
 
 def test_gumbel_selection_does_not_depend_on_batch_size_but_on_seed(data, fitted):
-    runs = [[s.index for s in fitted.select(data["pool"], k=30, seed=3, batch_size=b)] for b in (1, 7, 4096)]
+    runs = [[s.index for s in fitted.select(data["pool"], k=30, seed=3, batch_size=b, min_example_length=0,
+                                            normalize="none")]
+            for b in (1, 7, 4096)]
     assert runs[0] == runs[1] == runs[2]
-    other = [s.index for s in fitted.select(data["pool"], k=30, seed=4)]
+    other = [s.index for s in fitted.select(data["pool"], k=30, seed=4, min_example_length=0, normalize="none")]
     assert other != runs[0]
 
 
@@ -105,7 +109,8 @@ def test_gumbel_sampling_follows_the_importance_weights():
     d = DSIR(targets, ngrams=1, buckets=1 << 20).fit(["alpha", "beta"])
     lw = d.log_importance(["alpha", "beta"])
     assert lw[0] - lw[1] == pytest.approx(np.log(3), rel=1e-6)
-    wins = sum(d.select(["alpha", "beta"], k=1, seed=s)[0].index == 0 for s in range(4000))
+    wins = sum(d.select(["alpha", "beta"], k=1, seed=s, min_example_length=0, normalize="none")[0].index == 0
+               for s in range(4000))
     assert 0.72 < wins / 4000 < 0.78
 
 
@@ -116,16 +121,27 @@ def test_min_example_length_counts_tokens_like_data_selection(data, fitted):
     lw = fitted.log_importance(data["pool"])
     eligible = [i for i in range(len(lw)) if tokens[i] >= 60]
     assert 0 < len(eligible) < len(lw)
-    kept = fitted.select(data["pool"], k=len(lw), method="topk", min_example_length=60, batch_size=50)
+    kept = fitted.select(data["pool"], k=len(lw), method="topk", min_example_length=60, batch_size=50,
+                          normalize="none")
     assert [s.index for s in kept] == sorted(eligible, key=lambda i: (-lw[i], i))
     budget = fitted.select(data["pool"], budget_bytes=10**9, method="gumbel", min_example_length=60)
     assert sorted(s.index for s in budget) == eligible
     assert fitted.select(data["pool"], k=5, min_example_length=10**6) == []
 
 
+def test_per_token_score_is_chunk_tokens_times_log_w_per_token(data, fitted):
+    lw = fitted.log_importance(data["pool"])
+    tokens = np.array([len(re.findall(r"\w+|[^\w\s]+", t.lower())) for t in data["pool"]])
+    kept = fitted.select(data["pool"], k=len(lw), method="topk", min_example_length=0, chunk_tokens=64)
+    np.testing.assert_allclose([s.score for s in kept], [64 * lw[s.index] / tokens[s.index] for s in kept],
+                               rtol=1e-12)
+    assert [s.index for s in kept] == sorted(range(len(lw)), key=lambda i: (-lw[i] / tokens[i], i))
+
+
 def test_budget_bytes_walks_the_ranking(data, fitted):
     kept = fitted.select(data["pool"], budget_bytes=5000, method="topk")
     ranking = fitted.select(data["pool"], k=len(data["pool"]), method="topk")
+    assert len(ranking) < len(data["pool"])  # the short ones are not eligible by default
     total, expected = 0, []
     for s in ranking:
         size = len(s.record.encode("utf-8"))
@@ -162,8 +178,12 @@ def test_bad_input_is_refused(data, fitted):
         fitted.select(data["pool"], k=1, method="sample")
     with pytest.raises(ValueError, match="give k"):
         fitted.select(data["pool"])
-    with pytest.raises(ValueError, match="min_example_length must be a non-negative integer"):
+    with pytest.raises(ValueError, match="min_example_length must be an integer >= 0"):
         fitted.select(data["pool"], k=1, min_example_length=-1)
+    with pytest.raises(ValueError, match="normalize must be 'none'"):
+        fitted.select(data["pool"], k=1, normalize="per_byte")
+    with pytest.raises(ValueError, match="chunk_tokens must be an integer >= 1"):
+        fitted.select(data["pool"], k=1, chunk_tokens=0)
     with pytest.raises(ValueError, match="seed must be an integer"):
         fitted.select(data["pool"], k=1, seed=1.5)
     with pytest.raises(ValueError, match="record 1 has no field 'text'"):
@@ -187,7 +207,7 @@ def test_select_memory_is_bounded_by_buckets_and_k_not_by_the_pool(tmp_path):
             return ({"id": i, "text": "def f%d(x): return x * %d  # w%x" % (i, i % 97, i * 7919)}
                     for i in range(600_000))
         d = zipsift.DSIR(["def add(a, b): return a + b"], scheme="compat").fit(records())
-        kept = d.select(records(), k=1000)
+        kept = d.select(records(), k=1000, min_example_length=0, normalize="none")
         assert len(kept) == 1000
         # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent (pytest).
         print(next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) // 1024)

@@ -102,7 +102,7 @@ def test_moore_lewis_gain_equals_hand_computation_with_libzstd(linked_zstd, stdl
     xs = _as_bytes(stdlib_functions[:20])
     t, r = b"".join(targets), b"".join(reference)
     expected = [8 * (linked_zstd.with_dict(x, r, 3) - linked_zstd.with_dict(x, t, 3)) / len(x) for x in xs]
-    scorer = CompressionGain(targets, reference=reference)
+    scorer = CompressionGain(targets, reference=reference, length_prior=0)
     assert scorer.has_reference and scorer.n_reference == len(reference)
     assert scorer.scores(xs).tolist() == expected
 
@@ -157,13 +157,27 @@ def test_default_dictionary_size_is_the_window_of_the_level():
 
 
 def test_target_like_text_gains_more_than_unrelated_text(stdlib_functions):
-    scorer = CompressionGain(stdlib_functions[-200:])
+    scorer = CompressionGain(stdlib_functions[-200:], length_prior=0)
     code = stdlib_functions[:50]
     prose = [("The committee met on Tuesday to discuss the harvest, the weather and the price of "
               f"grain in the northern valleys; item {i} was deferred to the spring session.") * 3 for i in range(50)]
     g_code, g_prose = scorer.scores(code), scorer.scores(prose)
     assert g_code.dtype == np.float64 and g_code.shape == (50,)
     assert np.median(g_code) > np.median(g_prose) + 0.5
+
+
+def test_length_prior_shrinks_the_per_byte_gain_by_length(stdlib_functions):
+    targets, xs = stdlib_functions[-100:], stdlib_functions[:40] + [b"import os\n", "x = 1\n"]
+    per_byte = CompressionGain(targets, length_prior=0).scores(xs)
+    assert CompressionGain(targets, length_prior=0).parts(xs).gain.tolist() == per_byte.tolist()
+    sizes = np.array([len(x if isinstance(x, bytes) else x.encode()) for x in xs], dtype=float)
+    for prior in (1, 4096):
+        np.testing.assert_allclose(CompressionGain(targets, length_prior=prior).scores(xs),
+                                   per_byte * sizes / (sizes + prior), rtol=1e-15)
+    assert CompressionGain(targets).length_prior == 4096
+    for bad in (-1, 1.5, True, None):
+        with pytest.raises(ValueError, match="length_prior must be an integer >= 0"):
+            CompressionGain(targets, length_prior=bad)
 
 
 def test_scores_do_not_depend_on_thread_count(stdlib_functions):

@@ -9,13 +9,13 @@ from typing import Dict, List, Optional
 
 from .. import __version__
 from ..io import BadRecord, OutputError
-from . import augment, evaluate, mixture, select_dsir, select_gain, select_submodular, select_zipfit, synth
+from . import augment, evaluate, mixture, report, select_dsir, select_gain, select_submodular, select_zipfit, synth
 from .common import UsageError
 
 # `zipsift select METHOD ...`: one module per selection method.
 SELECT_METHODS = [select_zipfit, select_dsir, select_submodular, select_gain]
 # Other top-level commands: one module per command, each with register(subparsers).
-COMMANDS: list = [mixture, synth, augment, evaluate]
+COMMANDS: list = [mixture, synth, augment, evaluate, report]
 
 
 def _version() -> str:

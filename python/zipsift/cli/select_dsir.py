@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..dsir import DSIR, METHODS
+from ..dsir import CHUNK_TOKENS, DSIR, METHODS, MIN_EXAMPLE_LENGTH, NORMALIZE
 from ..ngram import SCHEMES
 from .common import add_select_arguments, non_negative_int, positive_int, run_select
 
@@ -15,8 +15,14 @@ the targets and p_R on the pool. Two streaming passes over --source: the first f
 first --fit-sample records, or all), the second scores and keeps --k records (or --budget-bytes)
 by Gumbel top-k, i.e. sampling without replacement with probability proportional to w (--method
 gumbel, the default; the noise depends only on --seed and the record's position), or the largest
-log w (--method topk). Records are written unchanged plus a score field holding log w, in the
-order of the sampling keys. Memory is bounded by B, --batch-size and --k, not by the pool.
+log w (--method topk). Records are written unchanged plus a score field holding the score, in
+the order of the sampling keys. Memory is bounded by B, --batch-size and --k, not by the pool.
+
+log w is a sum over a text's n-grams and falls with length, so on whole documents it ranks the
+shortest first. By default (--normalize per_token) the score is chunk_tokens * log w / tokens, the
+importance of an equal-length piece as in the reference protocol's 128-word chunks (--normalize
+none: plain log w), and records shorter than --min-example-length tokens (default 100, as the
+data-selection package) are never selected.
 """
 
 EPILOG = """\
@@ -43,9 +49,16 @@ def register(select_commands: argparse._SubParsersAction) -> None:
     method.add_argument("--buckets", type=positive_int, default=10000, help="hash buckets B (default 10000)")
     method.add_argument("--fit-sample", type=positive_int, metavar="N",
                         help="fit p_R on the first N source records only (default: all of them)")
-    method.add_argument("--min-example-length", type=non_negative_int, default=0, metavar="TOKENS",
-                        help="never select records shorter than this many tokens (default 0; the "
-                             "data-selection package uses 100)")
+    method.add_argument("--min-example-length", type=non_negative_int, default=MIN_EXAMPLE_LENGTH,
+                        metavar="TOKENS",
+                        help=f"never select records shorter than this many tokens (default {MIN_EXAMPLE_LENGTH}, "
+                             f"as the data-selection package; 0 = every record)")
+    method.add_argument("--normalize", choices=NORMALIZE, default="per_token",
+                        help="per_token: score = chunk-tokens * log w / tokens, no length favoured (default); "
+                             "none: log w, the sum over the record's n-grams (favours short records)")
+    method.add_argument("--chunk-tokens", type=positive_int, default=CHUNK_TOKENS, metavar="TOKENS",
+                        help=f"with --normalize per_token, the length the score is scaled to (default "
+                             f"{CHUNK_TOKENS}, the reference protocol's chunk length)")
     parser.set_defaults(run=run)
 
 
@@ -58,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
                      batch_size=args.batch_size, on_progress=on_progress)
 
     params = {"method": args.method, "seed": args.seed, "scheme": args.scheme, "ngrams": args.ngrams,
-              "buckets": args.buckets, "fit_sample": args.fit_sample, "min_example_length": args.min_example_length}
-    options = {"method": args.method, "seed": args.seed, "min_example_length": args.min_example_length}
+              "buckets": args.buckets, "fit_sample": args.fit_sample, "min_example_length": args.min_example_length,
+              "normalize": args.normalize, "chunk_tokens": args.chunk_tokens}
+    options = {"method": args.method, "seed": args.seed, "min_example_length": args.min_example_length,
+               "normalize": args.normalize, "chunk_tokens": args.chunk_tokens}
     return run_select(args, "dsir", make_selector, params, select_options=options, fit=fit, fit_name="dsir_fit")

@@ -3,20 +3,22 @@ from __future__ import annotations
 
 import argparse
 
-from ..gain import COMBINE_RULES, CompressionGain
+from ..gain import COMBINE_RULES, LENGTH_PRIOR, CompressionGain
 from ..io import ReadStats, read_texts
 from ..params import INT64_MAX
-from .common import UsageError, add_select_arguments, check_outputs, native_int, positive_int, run_select, whole_number
+from .common import (UsageError, add_select_arguments, check_outputs, native_int, non_negative_int, positive_int,
+                     run_select, whole_number)
 
 DESCRIPTION = """\
 Rank every source record by its compression gain, the bits per byte it saves when zstd knows the
 targets:
-  gain(x) = 8 * (C(x) - C(x | T)) / |x|                 (no reference)
-  gain(x) = 8 * (C(x | R) - C(x | T)) / |x|             (--reference or --reference-sample)
+  gain(x) = 8 * (C(x) - C(x | T)) / (|x| + P)                 (no reference)
+  gain(x) = 8 * (C(x | R) - C(x | T)) / (|x| + P)             (--reference or --reference-sample)
 where C(x) is the zstd frame size of x at --level, C(x | T) the size of x compressed with the
 targets as a raw-content zstd dictionary (targets beyond --dict-bytes are split into several
 dictionaries; C(x | T) is the mean size over them, or the smallest with --combine min), |x| the
-UTF-8 length of x, and R a sample of the pool: the compression form of Moore-Lewis selection,
+UTF-8 length of x, P the --length-prior (default 4096 bytes of zero gain, so tiny stub documents
+do not rank first; 0 = plain bits per byte), and R a sample of the pool: the compression form of Moore-Lewis selection,
 which discounts what any pool document would explain. Writes the best records, unchanged plus a
 score field, in descending score. Memory is bounded by --k (or --budget-bytes), not by the pool.
 """
@@ -39,6 +41,9 @@ def register(select_commands: argparse._SubParsersAction) -> None:
                         help="largest dictionary (default: the window of the level, 2 MiB at level 3)")
     method.add_argument("--combine", choices=COMBINE_RULES, default="mean",
                         help="how sizes over several dictionaries combine: mean (default) or min")
+    method.add_argument("--length-prior", type=non_negative_int, default=LENGTH_PRIOR, metavar="BYTES",
+                        help=f"bytes of zero gain added to every record's length, so that tiny records "
+                             f"do not win on per-byte gain (default {LENGTH_PRIOR}; 0 = bits per byte)")
     ref = method.add_mutually_exclusive_group()
     ref.add_argument("--reference", nargs="+", metavar="R",
                      help="a sample of the pool (files, directories or globs, read like --source) for the "
@@ -67,12 +72,14 @@ def run(args: argparse.Namespace) -> int:
         reference_info = {"random_source_records": args.reference_sample, "seed": args.reference_seed}
 
     params = {"codec": "zstd", "level": args.level, "dict_bytes": args.dict_bytes, "combine": args.combine,
+              "length_prior": args.length_prior,
               "form": "moore_lewis" if reference_info else "plain", "reference": reference_info}
 
     # The report lists the dictionaries actually built (params is read when the report is written).
     def make_selector(targets):
         selector = CompressionGain(targets, reference=reference, level=args.level, threads=args.threads,
-                                   dict_bytes=args.dict_bytes, combine=args.combine)
+                                   dict_bytes=args.dict_bytes, combine=args.combine,
+                                   length_prior=args.length_prior)
         params["target_dictionary_bytes"] = selector.target_dictionaries
         params["reference_dictionary_bytes"] = selector.reference_dictionaries
         return selector

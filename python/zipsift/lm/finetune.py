@@ -176,7 +176,8 @@ class FineTuneJudge:
 
         ``selection``: texts/bytes/records in order (read only up to the budget), or a filled
         ``TokenBudget``. Returns ``{"ce_nats_per_token", "bits_per_byte", "heldout_tokens",
-        "heldout_bytes", "train_tokens", "budget_tokens", "short", "docs_used", "bytes_used", "steps",
+        "heldout_bytes", "heldout_nats_per_text", "train_tokens", "budget_tokens", "short", "docs_used",
+        "bytes_used", "steps",
         "train_loss_first", "train_loss_last", "seed", "seconds_train", "seconds_heldout"}``.
         ``on_progress(tokens trained, tokens to train)`` follows each optimiser step (zipsift.progress;
         False stops the training and raises Cancelled)."""
@@ -210,6 +211,7 @@ class FineTuneJudge:
         done = time.perf_counter()
         return {"ce_nats_per_token": scores["ce_nats_per_token"], "bits_per_byte": scores["bits_per_byte"],
                 "heldout_tokens": scores["tokens"], "heldout_bytes": scores["bytes"],
+                "heldout_nats_per_text": scores["nats_per_text"],
                 "train_tokens": int(blocks.size), "budget_tokens": self.tokens, "short": budget.short,
                 "available_tokens": budget.count if budget.short else None,
                 "docs_used": budget.docs, "bytes_used": budget.bytes, "steps": len(losses),

@@ -68,24 +68,30 @@ class HeldOut:
 def heldout_cross_entropy(model: Any, heldout: HeldOut, on_text: Optional[Callable[[int], None]] = None) -> dict:
     """Teacher-forced cross-entropy of ``heldout`` under ``model`` (one forward pass per text, no padding).
 
-    Returns ``{"ce_nats_per_token", "bits_per_byte", "nats", "tokens", "bytes", "docs", "truncated"}``;
-    nats are summed in float64 from float32 log-softmax."""
+    Returns ``{"ce_nats_per_token", "bits_per_byte", "nats", "tokens", "bytes", "docs", "truncated",
+    "nats_per_text"}``; nats are summed in float64 from float32 log-softmax. ``nats_per_text`` lists
+    each text's nats in order (its tokens are ``len(heldout.ids[i]) - 1``), so a study can bootstrap
+    over held-out items."""
     import torch
 
     was_training = model.training
     model.eval()
     total = 0.0
+    per_text = []
     try:
         with torch.inference_mode():
             for ids in heldout.ids:
                 x = torch.from_numpy(ids).unsqueeze(0)
                 logits = model(input_ids=x, use_cache=False).logits[0, :-1].float()
                 logp = torch.log_softmax(logits, dim=-1)
-                total -= float(logp.gather(1, x[0, 1:].unsqueeze(1)).double().sum())
+                nats = -float(logp.gather(1, x[0, 1:].unsqueeze(1)).double().sum())
+                per_text.append(nats)
+                total += nats
                 if on_text is not None:
                     on_text(1)
     finally:
         model.train(was_training)
     tokens, size = heldout.tokens, heldout.total_bytes
     return {"ce_nats_per_token": total / tokens, "bits_per_byte": total / math.log(2) / size, "nats": total,
-            "tokens": tokens, "bytes": size, "docs": len(heldout.ids), "truncated": heldout.truncated}
+            "tokens": tokens, "bytes": size, "docs": len(heldout.ids), "truncated": heldout.truncated,
+            "nats_per_text": per_text}

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ...dsir import DSIR, gumbel_noise
+from ...dsir import CHUNK_TOKENS, DSIR, MIN_EXAMPLE_LENGTH, gumbel_noise
 from ...io import RESERVED_FIELD, Split, SplitCounts, read_split
 from ...sample import sample_keys, top_positions
 from .ranking import ranked_prefix
@@ -40,13 +40,11 @@ def score_keys(selector: Any, texts: List[str], positions: Optional[np.ndarray],
     exactly as the selector's own ``select`` computes them for the same records (DSIR: Gumbel
     keys seeded by the records' global stream ``positions``)."""
     if isinstance(selector, DSIR):
-        log_w, totals = selector.featurizer.dot(texts, selector.log_diff, selector.threads)
         gumbel = options.get("method", "gumbel") == "gumbel"
-        keys = log_w + gumbel_at(options.get("seed", 0), positions) if gumbel else log_w
-        n = selector.ngrams
-        min_length = options.get("min_example_length", 0)
-        eligible = ((totals + n * (n - 1) // 2) // n >= min_length) if min_length else np.ones(len(texts), bool)
-        return keys, log_w, eligible
+        noise = gumbel_at(options.get("seed", 0), positions) if gumbel else None
+        return selector.ranking(texts, noise, options.get("normalize", "per_token"),
+                                options.get("chunk_tokens", CHUNK_TOKENS),
+                                options.get("min_example_length", MIN_EXAMPLE_LENGTH))
     scores = np.asarray(selector.scores(texts), dtype=np.float64)
     return scores, scores, np.ones(len(texts), bool)
 
