@@ -20,7 +20,7 @@ def _fitted(job: SelectJob, texts):
     N texts) or as the fitted arrays (ZIP-FIT's length baseline, whose alignments are the cost)."""
     records = [{job.text_field: t} for t in texts]
     fitted = job.make_selector(job.targets)
-    job.fit(fitted, iter(records), lambda n: None)
+    job.fit(fitted, iter(records), None)
     if job.fit_name == "length_baseline":
         knots, baseline = fitted.length_knots, fitted.baseline_alignment
         make_selector, targets = job.make_selector, job.targets
@@ -34,7 +34,7 @@ def _fitted(job: SelectJob, texts):
 
     def replay():
         selector = make_selector(targets)
-        fit(selector, iter([{text_field: t} for t in texts]), lambda n: None)
+        fit(selector, iter([{text_field: t} for t in texts]), None)
         return selector
     return replay
 
