@@ -73,11 +73,12 @@ class CausalLM:
 
     def __init__(self, model, tokenizer, *, threads: int = 0, batch_size: int = 16,
                  max_tokens_per_batch: int = 4096, name: Optional[str] = None):
-        self.torch, _ = require_lm_stack()
+        # Arguments first: a bad thread count is refused the same way with or without the lm extra.
         for what, value in (("batch_size", batch_size), ("max_tokens_per_batch", max_tokens_per_batch)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{what} must be an integer >= 1, got {value!r}")
         check_threads(threads)
+        self.torch, _ = require_lm_stack()
         self.model = model
         self.tokenizer = tokenizer
         self.threads = threads
