@@ -85,7 +85,7 @@ int deflate_undo_begin(deflate_undo* undo, z_streamp strm, const unsigned char* 
     /* The bytes of every position the suffix can insert: x's tail in the window, then y. */
     if (!RESERVE(undo->bytes, undo->bytes_cap, (size_t)(end - from) + 1)) return Z_MEM_ERROR;
     memcpy(undo->bytes, s->window + from, tail);
-    memcpy(undo->bytes + tail, y, ny);
+    if (ny > 0) memcpy(undo->bytes + tail, y, ny); /* an empty target's y may be NULL */
     b = undo->bytes;
 
     /* A position is inserted only with its 3 bytes present; its hash is theirs alone. */
