@@ -42,6 +42,7 @@ class FakeServer:
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                     failing = server.fail_first > 0
                     server.fail_first -= failing
+                self.counted = True
                 try:
                     time.sleep(server.delay)
                     status = 503 if failing else server.status
@@ -54,10 +55,18 @@ class FakeServer:
                         self._send(200, json.dumps({"choices": [{"message": {"role": "assistant",
                                                                               "content": content}}]}).encode())
                 finally:
+                    self._leave()
+
+            def _leave(self):
+                # Leaves the in-flight count before the response is written: once the client has the
+                # reply it may send its next request, which must not find this one still counted.
+                if getattr(self, "counted", False):
+                    self.counted = False
                     with server.lock:
                         server.in_flight -= 1
 
             def _send(self, status, payload):
+                self._leave()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
