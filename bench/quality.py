@@ -291,7 +291,7 @@ def run_domains(args: argparse.Namespace) -> dict:
         from zipsift.lm import FineTuneJudge
 
         judge = FineTuneJudge(tokens=args.lm_tokens, lr=args.lm_lr, seed=0, threads=args.threads,
-                              heldout_context=args.heldout_context, bf16=args.bf16, progress=False)
+                              heldout_context=args.heldout_context, bf16=args.bf16)
         results["lm_hyperparameters"] = judge.hyperparameters
     results["budget_bytes"] = args.budget_bytes
     # (domain, tau or None for the full pool)
