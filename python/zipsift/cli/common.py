@@ -181,15 +181,22 @@ def add_select_arguments(parser: argparse.ArgumentParser, score_field: str) -> N
     add_engine_arguments(run)
 
 
-def add_engine_arguments(group) -> None:
-    """--engine, --ray-address, --ray-actors: run on this machine or on a Ray cluster (zipsift.engine)."""
+def add_engine_arguments(group, splits: bool = True) -> None:
+    """--engine, --ray-address, --ray-actors (and with ``splits``, --split-bytes): run on this
+    machine or on a Ray cluster (zipsift.engine)."""
     group.add_argument("--engine", choices=("local", "ray"), default="local",
-                       help="local: this process (default); ray: a Ray cluster, same output (pip install \"zipsift[ray]\")")
+                       help="local: this process (default); ray: a Ray cluster, " +
+                            ("same output" if splits else "--objective fl by GreeDi, an approximation of greedy") +
+                            " (pip install \"zipsift[ray]\")")
     group.add_argument("--ray-address", metavar="ADDR",
                        help="Ray cluster to join (host:port, auto, ray://...); default: RAY_ADDRESS, else a local Ray")
     group.add_argument("--ray-actors", type=non_negative_int, default=0, metavar="N",
                        help="scoring actors (default 0: one per --threads CPUs of the cluster); "
-                            "with --engine ray, --threads is threads per actor (default 0 means 1)")
+                            "with --engine ray, --threads is threads per actor (default 0 means 1)"
+                       if splits else "GreeDi's parts, one Ray task each (default 0: one per --threads CPUs of "
+                                      "the cluster); with --engine ray, --threads is threads per part")
+    if not splits:
+        return
     group.add_argument("--split-bytes", type=positive_int, default=DEFAULT_SPLIT_BYTES, metavar="B",
                        help=f"with --engine ray: split files into pieces of about B bytes, each scored by one "
                             f"actor (default {DEFAULT_SPLIT_BYTES >> 20} MiB; gzip and one-frame zstd files stay whole)")

@@ -10,11 +10,12 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
+from ..engine import NotDistributed, SubmodularJob
 from ..io import (MISSING_FIELD, NOT_A_STRING, AtomicWriter, BadRecord, ReadStats, dumps_record, iter_located_records,
                   iter_records)
 from ..ncd import build_info
-from .common import (JSONL_OUTPUT, UsageError, add_execution_arguments, check_outputs, native_int, non_negative_int,
-                     positive_int, report_header, write_report)
+from .common import (JSONL_OUTPUT, UsageError, add_engine_arguments, add_execution_arguments, check_outputs,
+                     engine_from_args, native_int, non_negative_int, positive_int, report_header, write_report)
 from .progress import ProgressLine, progress_enabled
 
 OBJECTIVES = {"fl": "facility_location", "flmi": "flmi", "flcg": "flcg", "graphcut": "graph_cut",
@@ -145,7 +146,7 @@ def register(select_commands: argparse._SubParsersAction) -> None:
     out.add_argument("--gain-field", default="submodular_gain",
                      help="with --source: field added to each record with its gain (default: submodular_gain)")
     out.add_argument("--report", metavar="REPORT.json", help="write a JSON report of the run")
-    add_execution_arguments(parser)
+    add_engine_arguments(add_execution_arguments(parser), splits=False)
     parser.set_defaults(run=run)
 
 
@@ -232,14 +233,15 @@ def _read_pairs(paths, args: argparse.Namespace, reserved=(), stats: Optional[Re
     return records, pairs
 
 
-def _kernels(args: argparse.Namespace, mode: str, side_path: Optional[str], stats: ReadStats):
-    """(records or None, PoolKernels) for the kernel source the command line names. Records are
-    read and counted here (errors name file and line); the kernels come from zipsift.submodular.sources,
-    which checks their memory before any model is loaded or pass is run."""
+def _kernels(args: argparse.Namespace, mode: str, side_path: Optional[str], stats: ReadStats,
+             X: Optional[np.ndarray] = None):
+    """(records or None, PoolKernels) for the kernel source the command line names (``X``: the
+    --embeddings already loaded). Records are read and counted here (errors name file and line); the
+    kernels come from zipsift.submodular.sources, which checks their memory before any model is
+    loaded or pass is run."""
     from ..submodular import sources
 
     if mode == "embeddings":
-        X = _load(args.embeddings, "--embeddings")
         side = None if side_path is None else _load(side_path, "--query" if args.query else "--private")
         return None, sources.from_embeddings(X, side, metric=args.metric, knn=args.knn, gamma=args.gamma,
                                              clip_negative=args.objective != "logdet", threads=args.threads)
@@ -308,14 +310,15 @@ def _model_inputs(args: argparse.Namespace, mode: str) -> list:
     return []
 
 
-def _maximize(args: argparse.Namespace, built, budget: int):
+def _options(args: argparse.Namespace) -> Dict[str, Any]:
+    return dict(optimizer=args.optimizer, epsilon=args.epsilon, seed=args.seed, stop_if_zero_gain=args.stop_if_zero_gain)
+
+
+def _maximize(args: argparse.Namespace, built, budget: int, progress):
     from .. import submodular as sm
 
-    options = dict(optimizer=args.optimizer, epsilon=args.epsilon, seed=args.seed,
-                   stop_if_zero_gain=args.stop_if_zero_gain, threads=args.threads)
-    with ProgressLine(unit="picks", enabled=progress_enabled(args)) as progress:
-        return OBJECTIVE_CALLS[args.objective](sm, built.pool, built.side, budget, args,
-                                               {**options, "on_progress": progress})
+    options = dict(_options(args), threads=args.threads)
+    return OBJECTIVE_CALLS[args.objective](sm, built.pool, built.side, budget, args, {**options, "on_progress": progress})
 
 
 def _write_picks(args: argparse.Namespace, sel, records: Optional[list], n: int, stats: ReadStats) -> None:
@@ -363,38 +366,51 @@ def run(args: argparse.Namespace) -> int:
                    ("--private", args.private)] + _model_inputs(args, mode), {"--out": JSONL_OUTPUT})
     side_path = args.query if args.objective == "flmi" else args.private
 
+    engine = engine_from_args(args)
     t0 = time.perf_counter()
     source_stats = ReadStats()
-    records, built = _kernels(args, mode, side_path, source_stats)
-    n = built.pool.shape[0]
-    budget = _budget(args.budget, n)
-    kernel_seconds = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    sel = _maximize(args, built, budget)
-    maximize_seconds = time.perf_counter() - t0
+    X = _load(args.embeddings, "--embeddings") if mode == "embeddings" else None
+    made: Dict[str, Any] = {"records": None}
+
+    def make_kernels():
+        made["records"], built = _kernels(args, mode, side_path, source_stats, X)
+        made["seconds"] = time.perf_counter() - t0
+        return built
+
+    job = SubmodularJob(objective=args.objective, picks=lambda n: _budget(args.budget, n), make_kernels=make_kernels,
+                        maximize=lambda built, picks, progress: _maximize(args, built, picks, progress),
+                        embeddings=X, metric=args.metric, gamma=args.gamma, knn=args.knn, options=_options(args),
+                        threads=args.threads,
+                        progress=lambda label: ProgressLine(unit="picks", enabled=progress_enabled(args), label=label))
+    try:
+        result = engine.maximize(job)
+    except (NotDistributed, ConnectionError) as err:
+        raise UsageError(str(err)) from None
+    sel, records = result.selection, made["records"]
+    n = len(X) if X is not None else result.kernels.pool.shape[0]
+    kernel_seconds = made.get("seconds", 0.0)
+    maximize_seconds = time.perf_counter() - t0 - kernel_seconds
     _write_picks(args, sel, records, n, source_stats)
 
     seconds = time.perf_counter() - start
     print(f"zipsift select submodular: picked {len(sel):,} of {n:,} ({args.objective}, {args.optimizer}), "
           f"objective {sel.objective:.6g} -> {args.out} in {seconds:.1f} s", file=sys.stderr)
     if args.report:
-        write_report(args.report, _report(args, mode, built, sel, source_stats, seconds, kernel_seconds,
+        write_report(args.report, _report(args, mode, result, n, X, sel, source_stats, seconds, kernel_seconds,
                                           maximize_seconds), written=[("--out", args.out)])
     return 0
 
 
-def _report(args, mode: str, built, sel, source_stats: ReadStats, seconds: float, kernel_seconds: float,
-            maximize_seconds: float) -> Dict[str, Any]:
+def _report(args, mode: str, result, n: int, X: Optional[np.ndarray], sel, source_stats: ReadStats, seconds: float,
+            kernel_seconds: float, maximize_seconds: float) -> Dict[str, Any]:
     # Facility-location-family objectives need s >= 0: the command clips negative similarities to 0
     # (documented in --help); log-determinant takes them as they are; utility kernels are min-max scaled.
     clip_negative = args.objective != "logdet" and mode not in ("utility", "compression")
-    K = built.pool
-    kernel_info: Dict[str, Any] = {"kind": "sparse" if args.knn else "dense",
-                                   "metric": {"utility": "delift-utility",
-                                              "compression": "compression-utility"}.get(mode, args.metric),
-                                   "shape": list(K.shape), "bytes": int(K.nbytes)}
-    if args.knn:
-        kernel_info["knn"] = args.knn
+    built = result.kernels
+    metric = {"utility": "delift-utility", "compression": "compression-utility"}.get(mode, args.metric)
+    kernel_info: Dict[str, Any] = {"kind": result.kernel["kind"], "metric": metric,
+                                   **{key: v for key, v in result.kernel.items() if key != "kind"}}
+    dimensions = int(X.shape[1]) if X is not None else built.dimensions
     return {
         **report_header("select submodular", "submodular", args.threads),
         "params": {"objective": args.objective, "optimizer": args.optimizer, "budget": args.budget,
@@ -402,9 +418,9 @@ def _report(args, mode: str, built, sel, source_stats: ReadStats, seconds: float
                    "lambda": args.lambda_, "regularizer": args.regularizer, "epsilon": args.epsilon,
                    "seed": args.seed, "stop_if_zero_gain": args.stop_if_zero_gain,
                    "negative_similarities_clipped_to_zero": clip_negative},
-        "pool_size": K.shape[0],
-        "dimensions": built.dimensions,
-        "kernel_source": built.info or {"kind": mode},
+        "pool_size": n,
+        "dimensions": dimensions,
+        "kernel_source": (built.info if built is not None else None) or {"kind": mode},
         "records_selected": len(sel),
         "objective_value": sel.objective,
         "gain_evaluations": sel.evaluations,
@@ -414,6 +430,7 @@ def _report(args, mode: str, built, sel, source_stats: ReadStats, seconds: float
         "seconds": round(seconds, 3),
         "seconds_kernel": round(kernel_seconds, 3),
         "seconds_maximize": round(maximize_seconds, 3),
+        **({"ray": result.info} if result.info is not None else {}),
         "build": build_info(),
     }
 

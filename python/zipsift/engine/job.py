@@ -1,4 +1,5 @@
-"""The engine interface: a selection job, its result, and the errors an engine raises."""
+"""The engine interface: a selection job (scores, or a submodular objective), its result, and the
+errors an engine raises."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -67,7 +68,46 @@ class SelectResult:
     info: Optional[Dict[str, Any]] = None
 
 
+@dataclass
+class SubmodularJob:
+    """One submodular selection (``zipsift select submodular``). ``objective``: "fl", "flmi", ...
+    ``picks(n)``: how many of n rows to pick (raises on a budget that picks nothing).
+    ``make_kernels()``: the PoolKernels on this machine (zipsift.submodular.sources; reads the
+    records and checks memory itself). ``maximize(kernels, picks, on_progress)``: the objective's
+    greedy on them, a ``zipsift.submodular.Selection``. ``embeddings``: the pool's vectors X (n, d)
+    when the kernel is made from them (``metric``, ``gamma``, ``knn``), else None (a model's or a
+    codec's kernel). ``options``: optimizer, epsilon, seed, stop_if_zero_gain. ``threads``: native
+    threads of this process. ``progress(label)``: a context manager that is an on_progress, or None."""
+
+    objective: str
+    picks: Callable[[int], int]
+    make_kernels: Callable[[], Any]
+    maximize: Callable[[Any, int, Optional[OnProgress]], Any]
+    embeddings: Any = None
+    metric: str = "cosine"
+    gamma: Optional[float] = None
+    knn: Optional[int] = None
+    options: Dict[str, Any] = field(default_factory=dict)
+    threads: int = 0
+    progress: Optional[Callable[[str], Any]] = None
+
+
+@dataclass
+class SubmodularResult:
+    """``selection``: the picks (zipsift.submodular.Selection; gains are marginal gains of the
+    objective over the whole pool). ``kernels``: the PoolKernels it ran on, or None when no whole
+    pool kernel was built (GreeDi on Ray). ``kernel``: what the report says about the kernel(s).
+    ``info``: what the engine reports about itself (None for the local engine)."""
+
+    selection: Any
+    kernels: Any = None
+    kernel: Dict[str, Any] = field(default_factory=dict)
+    info: Optional[Dict[str, Any]] = None
+
+
 class Engine(Protocol):
     name: str
 
     def select(self, job: SelectJob) -> SelectResult: ...
+
+    def maximize(self, job: SubmodularJob) -> SubmodularResult: ...

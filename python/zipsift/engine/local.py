@@ -6,7 +6,7 @@ from typing import Optional
 
 from ..io import ReadStats, iter_records
 from ..sample import seeded_sample
-from .job import EmptyPool, SelectJob, SelectResult
+from .job import EmptyPool, SelectJob, SelectResult, SubmodularJob, SubmodularResult
 
 
 def _quiet(done: int, total: Optional[int] = None) -> bool:
@@ -43,3 +43,16 @@ class LocalEngine:
             kept = selector.select(records, k=job.k, budget_bytes=job.budget_bytes, text_field=job.text_field,
                                    batch_size=job.batch_size, on_progress=meter, **job.options)
         return SelectResult(kept, stats, fit_stats)
+
+    def maximize(self, job: SubmodularJob) -> SubmodularResult:
+        """The whole pool's kernel(s) on this machine, then the objective's greedy."""
+        built = job.make_kernels()
+        picks = job.picks(built.pool.shape[0])
+        progress = job.progress or (lambda label: nullcontext(None))
+        with progress("") as meter:
+            selection = job.maximize(built, picks, meter)
+        K = built.pool
+        about = {"kind": "sparse" if job.knn else "dense", "shape": list(K.shape), "bytes": int(K.nbytes)}
+        if job.knn:
+            about["knn"] = job.knn
+        return SubmodularResult(selection, built, about)

@@ -65,8 +65,9 @@ def connect(address: Optional[str] = None, object_store_memory: Optional[int] = 
         kwargs["include_dashboard"] = False
         if object_store_memory is not None:
             kwargs["object_store_memory"] = object_store_memory
-    # The core worker's own warnings go to its log file, not to the user's terminal.
-    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
+    # RAY_BACKEND_LOG_LEVEL is left alone: setting it makes the core worker print a line saying so
+    # on every start, and with the actors built without constructor arguments (the selector comes
+    # by reference with the first split) the core worker has no warning to print to the terminal.
     try:
         ray.init(**kwargs)
     except ConnectionError as err:

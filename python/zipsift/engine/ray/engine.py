@@ -1,11 +1,12 @@
 """The Ray engine behind the ``Engine`` interface that ``run_select`` calls."""
 from __future__ import annotations
 
+import time
 from typing import Optional
 
 from ...io import DEFAULT_SPLIT_BYTES
 from ...params import check_threads
-from ..job import NotDistributed, SelectJob, SelectResult
+from ..job import NotDistributed, SelectJob, SelectResult, SubmodularJob, SubmodularResult
 from .select import select
 
 
@@ -91,3 +92,44 @@ class RayEngine:
             info["note"] = ("gzip and one-frame zstd files cannot be split: each is read by one actor; "
                             "write multi-frame .jsonl.zst (zipsift's own outputs are) to spread them")
         return SelectResult(result.kept, result.stats, result.fit_stats, info)
+
+    def maximize(self, job: SubmodularJob) -> SubmodularResult:
+        """Facility location by GreeDi (``greedi_facility_location``): one part per actor of the
+        cluster (``actors``, or its CPUs / ``threads``), each part's greedy a Ray task, then greedy on
+        the union of their picks here; gains and objective are f_V over the whole pool. Other
+        objectives, kernels not made from embeddings, and kNN kernels are refused before any work."""
+        if job.objective != "fl":
+            raise NotDistributed(f"--engine ray runs --objective fl (facility location, by GreeDi); "
+                                 f"run --objective {job.objective} with --engine local")
+        if job.embeddings is None:
+            raise NotDistributed("--engine ray runs GreeDi on embeddings (--embeddings X.npy); run a model's "
+                                 "or a codec's kernel with --engine local")
+        if job.knn:
+            raise NotDistributed("--engine ray builds a dense kernel per part (4 (n/parts)^2 bytes); drop --knn, "
+                                 "or run --knn with --engine local")
+        from ...submodular import Selection
+        from .connect import connect
+        from .greedi import greedi_facility_location
+
+        X = job.embeddings
+        picks = job.picks(len(X))
+        started = time.perf_counter()
+        ray = connect(self.address)
+        parts = self.actors or max(1, int(ray.cluster_resources().get("CPU", 1)) // self.threads)
+        parts = min(parts, len(X))
+        options = {k: job.options[k] for k in ("optimizer", "epsilon", "seed", "stop_if_zero_gain") if k in job.options}
+        found = greedi_facility_location(X, picks, parts, job.metric, threads_per_task=self.threads,
+                                         gamma=job.gamma, threads=job.threads, **options)
+        selection = Selection(found.indices, found.gains, found.objective, "facility_location",
+                              options.get("optimizer", "lazy"), found.evaluations, len(X),
+                              meta={"approximation": "GreeDi"})
+        rows = -(-len(X) // parts)
+        about = {"kind": "dense", "parts": parts, "part_shape": [rows, rows], "bytes": 4 * rows * rows,
+                 "candidates": found.candidates}
+        info = {"address": self.address, "nodes": len([n for n in ray.nodes() if n.get("Alive")]),
+                "cluster_cpus": ray.cluster_resources().get("CPU", 0), "parts": parts,
+                "threads_per_part": self.threads, "candidates": found.candidates,
+                "method": "GreeDi: greedy on each part, then greedy on the union of their picks (an approximation "
+                          "of single-machine greedy; the gains and objective are over the whole pool)",
+                "seconds": round(time.perf_counter() - started, 3)}
+        return SubmodularResult(selection, None, about, info)
