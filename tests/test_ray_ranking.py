@@ -102,7 +102,7 @@ def test_greedi_refuses_a_bad_number_of_parts_before_touching_a_cluster():
 def test_split_workers_fed_splits_in_any_order_merge_to_the_single_machine_selection(quickstart, tmp_path, limits):
     # The actors' code without Ray: real ZipFit, real split reader, splits dealt to two workers out of order.
     from zipsift import ZipFit
-    from zipsift.engine.ray.worker import RANK_COLUMNS, SplitWorker
+    from zipsift.engine.ray.worker import SplitWorker, rank_scores, rank_sizes
     from zipsift.io import iter_records, plan_splits, read_texts, records_at
 
     lines = (quickstart / "pool.jsonl").read_text().splitlines(keepends=True)
@@ -120,15 +120,19 @@ def test_split_workers_fed_splits_in_any_order_merge_to_the_single_machine_selec
     np.random.default_rng(0).shuffle(order)
     workers = [SplitWorker(), SplitWorker()]
     results = [workers[n % 2].score(job, plan[i], i, None) for n, i in enumerate(order)]
-    rows = {name: np.concatenate([r["rows"][name] for r in results]) for name, _ in RANK_COLUMNS}
+    rows = np.concatenate([r["rows"] for r in results])
+    # packed rows: key, split, ordinal, offset (24 bytes), and the text's size under a byte budget (28)
+    assert rows.dtype.itemsize == (28 if limits.get("budget_bytes") else 24)
     stop = None
     for r in results:
         stop = better_stop(stop, r["stop"])
-    keep, _ = ranked_prefix(rows["key"], rows["split"], rows["ordinal"], rows["size"], limits.get("k"),
+    keep, _ = ranked_prefix(rows["key"], rows["split"], rows["ordinal"], rank_sizes(rows), limits.get("k"),
                             limits.get("budget_bytes"), stop)
-    got = [(records_at(plan[rows["split"][i]], [rows["offset"][i]])[rows["offset"][i]], rows["score"][i]) for i in keep]
+    scores = rank_scores(rows)
+    got = [(records_at(plan[int(rows["split"][i])], [int(rows["offset"][i])])[int(rows["offset"][i])], scores[i])
+           for i in keep]
     assert got == [(r.record, r.score) for r in expected]
-    assert len(rows["key"]) < sum(r["records"] for r in results)  # the running prefixes filtered what was sent
+    assert len(rows) < sum(r["records"] for r in results)  # the running prefixes filtered what was sent
     assert len(plan) > 6
 
 

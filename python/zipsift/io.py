@@ -767,8 +767,9 @@ def _range_lines(path: Path, start: int, end: int) -> Iterator[Tuple[int, int, i
                 return
             base = start + cut
             buf = buf[cut + 1:]
+        rest = b""
         if buf and not buf.endswith(b"\n"):  # the last line runs past the range: read it to its end
-            tail = [buf]
+            tail = []
             while True:
                 chunk = fh.read(1 << 20)
                 newline = chunk.find(b"\n")
@@ -778,8 +779,13 @@ def _range_lines(path: Path, start: int, end: int) -> Iterator[Tuple[int, int, i
                 if not chunk:
                     break
                 tail.append(chunk)
-            buf = b"".join(tail)
+            rest = b"".join(tail)  # the rest of that line only: the range itself is not copied again
     pieces = buf.split(b"\n")
+    if rest:
+        pieces[-1] += rest
+        if pieces[-1].endswith(b"\n"):
+            pieces[-1] = pieces[-1][:-1]
+            pieces.append(b"")
     last = pieces.pop()  # after the final newline: empty, or a last line without one (end of file)
     offset = base
     number = 0
@@ -803,7 +809,9 @@ def parse_text(raw: bytes, path: PathLike, line: int, text_field: str = "text",
             record = _orjson.loads(raw)  # refuses nesting deeper than 1024 itself
         except _orjson.JSONDecodeError:
             record = None
-        if type(record) is dict and not _deeper_than(record, MAX_JSON_DEPTH):
+        # Nesting needs an opening bracket per level: a line with few of them needs no walk.
+        if type(record) is dict and (raw.count(b"{") + raw.count(b"[") <= MAX_JSON_DEPTH
+                                     or not _deeper_than(record, MAX_JSON_DEPTH)):
             text = record.get(text_field)
             if type(text) is str and text and (not reserved_fields or
                                                not any(name in record for name in reserved_fields)):

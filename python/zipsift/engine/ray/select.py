@@ -24,7 +24,7 @@ from ...stream import ScoredRecord, validate_limits
 from ...sample import top_positions
 from .connect import connect
 from .ranking import better_stop, ranked_prefix
-from .worker import RANK_COLUMNS, SplitWorker
+from .worker import SplitWorker, job_rank_dtype, rank_scores, rank_sizes
 
 # The driver compacts the candidate rows to the ranked prefix once this many wait.
 _COMPACT_ROWS = 1 << 16
@@ -126,7 +126,7 @@ def select(sources: Union[str, Sequence[str]], make_selector: Callable[[], Any],
     pool = _ActorPool(ray, n_actors, threads_per_actor)
     job = {"id": next(_job_ids), "selector": [ray.put(make_selector)], "text_field": text_field,
            "reserved": tuple(reserved_fields), "on_error": on_error, "batch_size": batch_size, "options": options,
-           "k": k, "budget_bytes": budget_bytes, "raw_counts": None}
+           "k": k, "budget_bytes": budget_bytes, "raw_counts": None, "scores_differ": is_dsir}
     try:
         raw_counts = positions = fit_stats = None
         if first_pass is not None:
@@ -159,7 +159,7 @@ def select(sources: Union[str, Sequence[str]], make_selector: Callable[[], Any],
     seconds["fetch_winners"] = clock["fetch"] - clock["score"]
     return RaySelection(kept, scored["stats"], fit_stats, n_actors, {key: round(v, 3) for key, v in seconds.items()},
                         raw_counts, dict(Counter(s.kind for s in plan)), per_actor, scored["rank_rows"],
-                        scored["rank_rows"] * sum(np.dtype(d).itemsize for _, d in RANK_COLUMNS),
+                        scored["rank_rows"] * job_rank_dtype(job).itemsize,
                         round(scored["scoring_seconds"], 3), round(scored["busy_seconds"], 3))
 
 
@@ -327,27 +327,27 @@ def _score(pool: _ActorPool, job, plan: List[Split], names: List[str], positions
     k, budget = job["k"], job["budget_bytes"]
 
     def compact():
-        tables = ([state["kept"]] if state["kept"] is not None else []) + state["pending"]
-        merged = {name: np.concatenate([t[name] for t in tables]) for name, _ in RANK_COLUMNS}
+        merged = np.concatenate(([state["kept"]] if state["kept"] is not None else []) + state["pending"])
         # A split retried after its actor died may send its rows twice: keep one copy of each record.
-        _, first = np.unique(np.stack([merged["split"], merged["ordinal"]]), axis=1, return_index=True)
-        if len(first) < len(merged["key"]):
-            merged = {name: column[np.sort(first)] for name, column in merged.items()}
-        order, state["stop"] = ranked_prefix(merged["key"], merged["split"], merged["ordinal"], merged["size"], k,
+        place = (merged["split"].astype(np.uint64) << np.uint64(32)) | merged["ordinal"].astype(np.uint64)
+        _, first = np.unique(place, return_index=True)
+        if len(first) < len(merged):
+            merged = merged[np.sort(first)]
+        order, state["stop"] = ranked_prefix(merged["key"], merged["split"], merged["ordinal"], rank_sizes(merged), k,
                                              budget, state["stop"])
-        state["kept"] = {name: column[order] for name, column in merged.items()}
+        state["kept"] = merged[order]
         state["pending"], state["pending_rows"] = [], 0
 
     def add(result):
         tally.add(result)
         state["stop"] = better_stop(state["stop"], result["stop"])
         rows = result["rows"]
-        state["rank_rows"] += len(rows["key"])
+        state["rank_rows"] += len(rows)
         state["scoring"] += result["scoring_seconds"]
         state["busy"] += result["seconds"]
-        if len(rows["key"]):
+        if len(rows):
             state["pending"].append(rows)
-            state["pending_rows"] += len(rows["key"])
+            state["pending_rows"] += len(rows)
             if state["pending_rows"] >= _COMPACT_ROWS:
                 compact()
         split = plan[result["split"]]
@@ -370,7 +370,7 @@ def _fetch_winners(scored: Dict[str, Any], plan: List[Split], text_field: str) -
     """The kept records, read again from their splits by offset (a second, small read), as
     ScoredRecords with their global stream position."""
     kept = scored["kept"]
-    if kept is None or not len(kept["key"]):
+    if kept is None or not len(kept):
         return []
     first_record = np.concatenate([[0], np.cumsum(scored["records"])[:-1]])
     records: Dict[tuple, Dict[str, Any]] = {}
@@ -379,4 +379,4 @@ def _fetch_winners(scored: Dict[str, Any], plan: List[Split], text_field: str) -
         for offset, record in records_at(plan[int(s)], offsets.tolist(), text_field).items():
             records[(int(s), offset)] = record
     return [ScoredRecord(records[(int(s), int(o))], float(score), int(first_record[s] + ordinal))
-            for s, o, score, ordinal in zip(kept["split"], kept["offset"], kept["score"], kept["ordinal"])]
+            for s, o, score, ordinal in zip(kept["split"], kept["offset"], rank_scores(kept), kept["ordinal"])]

@@ -1,7 +1,8 @@
 """What a Ray actor does: read one split of the pool (``zipsift.io.read_split``: texts and where
 their lines are, never whole records), score it in batches with a selector built once per actor,
-and send back rank rows — (key, score, split, ordinal, offset, length, size) of the records that
-enter the actor's running ranked prefix — plus counts and bad records.
+and send back rank rows — packed (key, [score], split, ordinal, offset, [size]) records of 24 to 36
+bytes (``rank_dtype``), for the records that enter the actor's running ranked prefix — plus
+counts and bad records.
 
 The selector arrives as an object reference inside a list (so Ray does not resolve it on every
 call) and is built on the actor's first split of a job; a restarted actor rebuilds it the same way.
@@ -18,8 +19,33 @@ from ...io import RESERVED_FIELD, Split, SplitCounts, read_split
 from ...sample import sample_keys, top_positions
 from .ranking import ranked_prefix
 
-RANK_COLUMNS = (("key", np.float64), ("score", np.float64), ("split", np.int64), ("ordinal", np.int64),
-                ("offset", np.int64), ("length", np.int64), ("size", np.int64))
+# Records of one split are counted in 32 bits, as are the UTF-8 bytes of one text.
+_UINT32 = 1 << 32
+
+
+def rank_dtype(with_score: bool, with_size: bool) -> np.dtype:
+    """The packed rank row: ``key`` float64 (what ranks: the score, or DSIR's Gumbel key), ``score``
+    float64 only when it differs from the key (DSIR), ``split`` and ``ordinal`` uint32 (the record's
+    place in the input: ties go to the earlier one), ``offset`` uint64 (where its line starts, for
+    the second read), ``size`` uint32 UTF-8 bytes of its text only under a byte budget.
+    24 bytes; 28 with a budget, 32 for DSIR, 36 for DSIR with a budget."""
+    fields = [("key", "<f8")] + ([("score", "<f8")] if with_score else []) + \
+        [("split", "<u4"), ("ordinal", "<u4"), ("offset", "<u8")] + ([("size", "<u4")] if with_size else [])
+    return np.dtype(fields)
+
+
+def job_rank_dtype(job: Dict[str, Any]) -> np.dtype:
+    """rank_dtype of a job: a score column for DSIR (``job["scores_differ"]``), sizes under a budget."""
+    return rank_dtype(bool(job.get("scores_differ")), job["budget_bytes"] is not None)
+
+
+def rank_scores(rows: np.ndarray) -> np.ndarray:
+    """The output scores of packed rank rows (the key when the job sent no score column)."""
+    return rows["score"] if "score" in rows.dtype.names else rows["key"]
+
+
+def rank_sizes(rows: np.ndarray) -> Optional[np.ndarray]:
+    return rows["size"] if "size" in rows.dtype.names else None
 
 
 def gumbel_at(seed: int, positions: np.ndarray) -> np.ndarray:
@@ -75,7 +101,7 @@ class SplitWorker:
         self.selector = _resolve(job["selector"][0])()
         self.job = job["id"]
         self.fitted = None
-        self.held = {name: np.empty(0, dtype) for name, dtype in RANK_COLUMNS}
+        self.held = np.empty(0, job_rank_dtype(job))
         self.stop = None
         self.splits = self.records = 0
 
@@ -141,9 +167,10 @@ class SplitWorker:
                 "texts": [texts[i] for i in pick]}
 
     def score(self, job: Dict[str, Any], split: Split, split_index: int, position: Optional[int]) -> Dict[str, Any]:
-        """Score ``split``; returns the rank rows of its records that entered this actor's running
-        prefix (RANK_COLUMNS), the prefix's stop, and the split's counts and bad records.
-        ``position``: global stream position of the split's first record (DSIR's noise), or None."""
+        """Score ``split``; returns the packed rank rows (``job_rank_dtype``) of its records that
+        entered this actor's running prefix, the prefix's stop, and the split's counts and bad
+        records. ``position``: global stream position of the split's first record (DSIR's noise), or
+        None."""
         self._begin(job)
         self._fit(job)
         started = time.perf_counter()
@@ -151,10 +178,11 @@ class SplitWorker:
         counts = SplitCounts()
         bad: List[Tuple[int, str, str, bool, str]] = []
         batch_size = job["batch_size"]
-        budget = job["budget_bytes"]
+        dtype = job_rank_dtype(job)
+        with_score, with_size = "score" in dtype.names, "size" in dtype.names
         texts: List[str] = []
-        where: List[Tuple[int, int, int]] = []
-        parts: Dict[str, List[np.ndarray]] = {name: [] for name, _ in RANK_COLUMNS}
+        offsets: List[int] = []
+        parts: List[np.ndarray] = []
         ordinal = 0
 
         def flush():
@@ -162,21 +190,28 @@ class SplitWorker:
             if not texts:
                 return
             t = time.perf_counter()
+            if ordinal > _UINT32:
+                raise ValueError(f"{split.path}: more than {_UINT32:,} records in one piece; split it into smaller files")
             first = ordinal - len(texts)
             positions = None if position is None else np.arange(position + first, position + ordinal, dtype=np.int64)
             keys, scores, eligible = score_keys(self.selector, texts, positions, job["options"])
             scoring += time.perf_counter() - t
-            at = np.asarray(where, dtype=np.int64).reshape(-1, 3)
             pick = np.flatnonzero(eligible)
-            parts["key"].append(keys[pick])
-            parts["score"].append(scores[pick])
-            parts["ordinal"].append(at[pick, 0])
-            parts["offset"].append(at[pick, 1])
-            parts["length"].append(at[pick, 2])
-            parts["size"].append(np.array([len(texts[i].encode("utf-8", "surrogatepass")) for i in pick], np.int64)
-                                 if budget is not None else np.zeros(len(pick), np.int64))
+            rows = np.empty(len(pick), dtype)
+            rows["key"] = keys[pick]
+            if with_score:
+                rows["score"] = scores[pick]
+            rows["split"] = split_index
+            rows["ordinal"] = first + pick
+            rows["offset"] = np.asarray(offsets, np.uint64)[pick]
+            if with_size:
+                sizes = [len(texts[i].encode("utf-8", "surrogatepass")) for i in pick]
+                if sizes and max(sizes) >= _UINT32:
+                    raise ValueError(f"{split.path}: a text of {max(sizes):,} bytes; texts must be under 4 GiB")
+                rows["size"] = sizes
+            parts.append(rows)
             texts.clear()
-            where.clear()
+            offsets.clear()
 
         for item in read_split(split, job["text_field"], job["reserved"], counts):
             if item.bad is not None:
@@ -185,28 +220,25 @@ class SplitWorker:
                     break
                 continue
             texts.append(item.text)
-            where.append((ordinal, item.offset, item.length))
+            offsets.append(item.offset)
             ordinal += 1
             if len(texts) == batch_size:
                 flush()
         flush()
-        rows = {name: (np.concatenate(parts[name]) if parts[name] else np.empty(0, dtype))
-                for name, dtype in RANK_COLUMNS if name != "split"}
-        rows["split"] = np.full(len(rows["key"]), split_index, np.int64)
+        rows = np.concatenate(parts) if parts else np.empty(0, dtype)
         sent = self._enter_prefix(rows, job)
         self.splits += 1
         self.records += ordinal
         return {"split": split_index, "records": ordinal, "rows": sent, "stop": self.stop,
                 "seconds": time.perf_counter() - started, "scoring_seconds": scoring, **_tally(counts, bad)}
 
-    def _enter_prefix(self, rows: Dict[str, np.ndarray], job: Dict[str, Any]) -> Dict[str, np.ndarray]:
-        held = len(self.held["key"])
-        merged = {name: np.concatenate([self.held[name], rows[name]]) for name, _ in RANK_COLUMNS}
-        prefix, self.stop = ranked_prefix(merged["key"], merged["split"], merged["ordinal"], merged["size"], job["k"],
-                                          job["budget_bytes"], self.stop)
-        self.held = {name: column[prefix] for name, column in merged.items()}
-        new = np.sort(prefix[prefix >= held])
-        return {name: column[new] for name, column in merged.items()}
+    def _enter_prefix(self, rows: np.ndarray, job: Dict[str, Any]) -> np.ndarray:
+        held = len(self.held)
+        merged = np.concatenate([self.held, rows])
+        prefix, self.stop = ranked_prefix(merged["key"], merged["split"], merged["ordinal"], rank_sizes(merged),
+                                          job["k"], job["budget_bytes"], self.stop)
+        self.held = merged[prefix]
+        return merged[np.sort(prefix[prefix >= held])]
 
 
 def _resolve(value: Any) -> Any:
