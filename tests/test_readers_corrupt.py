@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 
+from pathlib import Path
+
 import pytest
 import zstandard
 
@@ -177,6 +179,34 @@ def test_corrupt_parquet_errors_name_the_file(tmp_path, damage):
         read(tmp_path / "bad.parquet")
     records, stats = read(tmp_path / "bad.parquet", on_error="skip")
     assert sum(stats.skipped.values()) >= 1
+
+
+def corrupt_row_group(path, group: int, column: int = 1) -> bytes:
+    """The bytes of Parquet file ``path`` with the pages of one column chunk of row ``group`` scrambled."""
+    import pyarrow.parquet as pq
+
+    chunk = pq.ParquetFile(path).metadata.row_group(group).column(column)
+    start = chunk.dictionary_page_offset or chunk.data_page_offset
+    blob = bytearray(Path(path).read_bytes())
+    for i in range(start, start + chunk.total_compressed_size):
+        blob[i] ^= 0x5A
+    return bytes(blob)
+
+
+def test_a_corrupt_parquet_row_group_is_named_and_the_other_groups_are_read(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist([{"id": i, "text": f"row {i} ✓"} for i in range(3000)]),
+                   tmp_path / "ok.parquet", row_group_size=500)
+    (tmp_path / "bad.parquet").write_bytes(corrupt_row_group(tmp_path / "ok.parquet", 2))
+    # rows 1..1000 (groups 0 and 1) are fine: the error names the third group's first row
+    with pytest.raises(BadRecord, match=r"bad.parquet, line 1001: row group 2 is corrupt from this row on "
+                                        r"\(.*\); its 500 rows from here cannot be read"):
+        read(tmp_path / "bad.parquet")
+    records, stats = read(tmp_path / "bad.parquet", on_error="skip")
+    assert [r["id"] for r in records] == list(range(1000)) + list(range(1500, 3000))
+    assert stats.skipped == {"corrupt_row_group": 1} and stats.records == 2500
 
 
 def test_parquet_nan_is_a_bad_record(tmp_path):

@@ -81,6 +81,9 @@ NON_FINITE = "non_finite_number"  # NaN / Infinity: not JSON, an output could no
 # A compressed stream or Parquet file that is corrupt or cut short: the rest of the file is lost.
 # In skip mode it is counted once per file (the number of records lost is unknown).
 UNREADABLE_TAIL = "unreadable_tail"
+# A Parquet row group that cannot be decoded: row groups stand alone, so the rows of the others are
+# still read; in skip mode it is counted once per row group.
+CORRUPT_ROW_GROUP = "corrupt_row_group"
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -475,25 +478,37 @@ def _records_in_parquet(path: Path, text_field: str, reserved: Sequence[str],
     if text_field is not None and text_field not in names:  # no row can be used: not skippable
         raise BadRecord(path, 1, MISSING_FIELD, f"no column {text_field!r} (columns: {', '.join(names)}); "
                                                 f"name the text column with text_field= (--text-field)", skippable=False)
-    batches = parquet.iter_batches(batch_size=8192, row_groups=row_groups)
-    while True:
-        try:
-            batch = next(batches, None)
-            rows = None if batch is None else batch.to_pylist()
-        except (OSError, ValueError, UnicodeDecodeError, pyarrow.ArrowException) as err:
-            raise BadRecord(path, number + 1, UNREADABLE_TAIL,
-                            f"the Parquet file is corrupt from this row on ({type(err).__name__}: {err})",
-                            hint=" Re-create or re-download it, or pass on_error='skip' (--on-error skip) to "
-                                 "keep the rows before it and count the lost tail.") from None
-        if rows is None:
-            return
-        for record in rows:
-            number += 1
-            bad = _check_text(record, text_field, path, number, reserved)
-            if bad is None and _has_non_finite(record):
-                bad = BadRecord(path, number, NON_FINITE, "a value is NaN or Infinity, which JSON output cannot "
-                                                          "hold; fill it in or drop the column")
-            yield (number, None, bad) if bad else (number, record, None)
+    meta = parquet.metadata
+    groups = range(meta.num_row_groups) if row_groups is None else row_groups
+    # One row group at a time (a batch never spans two), so a corrupt group is named and the rows of
+    # the others are read, whichever engine reads the file and however it splits it.
+    for group in groups:
+        end = number + meta.row_group(group).num_rows
+        batches = parquet.iter_batches(batch_size=8192, row_groups=[group])
+        while True:
+            try:
+                batch = next(batches, None)
+                rows = None if batch is None else batch.to_pylist()
+            except (OSError, ValueError, UnicodeDecodeError, pyarrow.ArrowException) as err:
+                detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
+                detail = "".join(c if c.isprintable() else "?" for c in detail)
+                yield number + 1, None, BadRecord(
+                    path, number + 1, CORRUPT_ROW_GROUP,
+                    f"row group {group} is corrupt from this row on ({type(err).__name__}: {detail}); "
+                    f"its {end - number:,} rows from here cannot be read",
+                    hint=" Re-create or re-download the file, or pass on_error='skip' (--on-error skip) to skip "
+                         "them, count the row group and go on with the others.")
+                number = end
+                break
+            if rows is None:
+                break
+            for record in rows:
+                number += 1
+                bad = _check_text(record, text_field, path, number, reserved)
+                if bad is None and _has_non_finite(record):
+                    bad = BadRecord(path, number, NON_FINITE, "a value is NaN or Infinity, which JSON output cannot "
+                                                              "hold; fill it in or drop the column")
+                yield (number, None, bad) if bad else (number, record, None)
 
 
 def _has_non_finite(value: Any) -> bool:
@@ -966,6 +981,8 @@ def _parquet_split(split: Split, text_field: str, reserved: Sequence[str], count
                 counts.empty_texts += 1
                 continue
             yield SplitItem(number, first_row + number - 1, 1, None if bad else record[text_field], bad)
+        if row_groups is not None:  # rows of a corrupt row group count as lines of the split too
+            counts.lines = sum(meta.row_group(i).num_rows for i in row_groups)
     except BadRecord as bad:
         counts.lines = bad.line
         yield SplitItem(bad.line, 0, 0, None, bad)
