@@ -53,12 +53,16 @@ def build_pool(work: Path, pool_mb: float) -> Path:
 
 
 def engine_cost(path: Path, docs: int) -> dict:
-    """µs per document of reading without scoring: read_split (orjson, then the exact json path)
-    over the whole file as one range, and the local reader (iter_records, full records)."""
+    """µs per document of reading without scoring: the lines of the range alone (read and split),
+    read_split (lines + text decode: orjson, then the exact json path) over the whole file as one
+    range, and the local reader (iter_records, full records)."""
     from zipsift import io as zio
 
     out = {}
     split = zio.plan_splits([path], 1 << 62)[0]
+    start = time.perf_counter()
+    n = sum(1 for _ in zio._split_lines(split, ".jsonl"))
+    out["split_lines_us_per_doc"] = round((time.perf_counter() - start) / n * 1e6, 2)
     for name in ("orjson", "json"):
         saved = zio._orjson
         if name == "json":
@@ -87,6 +91,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4096)
     parser.add_argument("--methods", default="gain,dsir", help="comma-separated: gain, dsir, zipfit")
     parser.add_argument("--actors", default="1,2")
+    parser.add_argument("--pool", type=Path, help="an existing pool file built by this script (its folder holds "
+                                                   "target.jsonl); default: build one in a temporary folder")
     args = parser.parse_args()
 
     import ray
@@ -95,8 +101,11 @@ def main() -> None:
     from zipsift.engine.ray import select
     from zipsift.io import iter_records, read_texts
 
-    work = Path(tempfile.mkdtemp(prefix="zipsift-ray-bench-"))
-    pool = build_pool(work, args.pool_mb)
+    if args.pool is not None:
+        work, pool = args.pool.parent, args.pool
+    else:
+        work = Path(tempfile.mkdtemp(prefix="zipsift-ray-bench-"))
+        pool = build_pool(work, args.pool_mb)
     targets = read_texts(work / "target.jsonl")[:args.targets]
     n_docs = sum(1 for _ in open(pool, "rb"))
     n_bytes = pool.stat().st_size
@@ -142,6 +151,7 @@ def main() -> None:
                               "actor_scoring_seconds": got.scoring_seconds,
                               "actor_busy_seconds": got.busy_seconds,
                               "engine_us_per_doc": round((got.busy_seconds - got.scoring_seconds) / n_docs * 1e6, 2),
+                              "scoring_us_per_doc": round(got.scoring_seconds / n_docs * 1e6, 2),
                               "splits": got.splits, "records_per_actor": got.records_per_actor,
                               "rank_rows_to_driver": got.rank_rows, "rank_bytes_to_driver": got.rank_bytes,
                               "load": os.getloadavg()}), flush=True)

@@ -175,3 +175,20 @@ def test_records_at_refuses_an_offset_that_is_not_a_record(tmp_path):
     assert records_at(split, [16]) == {16: {"text": "two"}}
     with pytest.raises(ValueError, match="a.jsonl: a selected record no longer reads as it did"):
         records_at(split, [3])
+
+
+def test_the_split_reader_judges_deep_nesting_as_the_local_reader(tmp_path):
+    # parse_text skips its depth walk for flat records and lines with few brackets; nesting at the
+    # limit, one level past it inside a value, and brackets inside strings are judged the same.
+    from zipsift.io import MAX_JSON_DEPTH
+
+    at_limit = "[" * (MAX_JSON_DEPTH - 1) + "]" * (MAX_JSON_DEPTH - 1)
+    past = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
+    path = tmp_path / "deep.jsonl"
+    path.write_text('{"text": "flat", "s": "%s"}\n' % ("{[" * 600)
+                    + '{"text": "at the limit", "n": %s}\n' % at_limit
+                    + '{"text": "one past", "n": %s}\n' % past
+                    + '{"text": "after"}\n')
+    for on_error in ("raise", "skip"):
+        assert split_reading(path, 1000, on_error)[0] == local_reading(path, on_error)
+    assert "line 3: JSON nested too deeply" in local_reading(path, "raise")

@@ -824,8 +824,10 @@ def parse_text(raw: bytes, path: PathLike, line: int, text_field: str = "text",
             record = _orjson.loads(raw)  # refuses nesting deeper than 1024 itself
         except _orjson.JSONDecodeError:
             record = None
-        # Nesting needs an opening bracket per level: a line with few of them needs no walk.
-        if type(record) is dict and (raw.count(b"{") + raw.count(b"[") <= MAX_JSON_DEPTH
+        # A flat record (no object or array among its values, the usual case) or a line with few
+        # opening brackets (one per level is needed) cannot nest too deep: no walk.
+        if type(record) is dict and (_CONTAINERS.isdisjoint(map(type, record.values()))
+                                     or raw.count(b"{") + raw.count(b"[") <= MAX_JSON_DEPTH
                                      or not _deeper_than(record, MAX_JSON_DEPTH)):
             text = record.get(text_field)
             if type(text) is str and text and (not reserved_fields or
@@ -838,6 +840,9 @@ def parse_text(raw: bytes, path: PathLike, line: int, text_field: str = "text",
     if bad is None:
         bad = _check_text(record, text_field, path, line, reserved_fields)
     return (None, bad) if bad is not None else (record[text_field], None)
+
+
+_CONTAINERS = frozenset((dict, list))
 
 
 def _deeper_than(value: Any, limit: int) -> bool:

@@ -37,7 +37,9 @@ _job_ids = itertools.count()
 class RaySelection:
     """``kept``: ScoredRecord(record, score, index) best first, as ``ZipFit.select``/``DSIR.select``
     return them. ``stats``: what the scoring pass read. ``fit_stats``: DSIR's fitting pass.
-    ``actors``: size of the actor pool. ``seconds``: wall time per stage. ``raw_counts``: DSIR's p_R
+    ``actors``: size of the actor pool. ``seconds``: wall time per stage (connect and plan the
+    splits, start the actors, first pass, score, fetch the winners; "merge": the driver's share of
+    scoring, "build_selector": the actors' summed time building the target state). ``raw_counts``: DSIR's p_R
     counts (int64 (B,)) summed over the cluster, else None. ``splits``: how the pool was split
     (counts by kind). ``records_per_actor``: records each actor scored. ``rank_rows`` and
     ``rank_bytes``: what the actors sent to the driver."""
@@ -123,7 +125,9 @@ def select(sources: Union[str, Sequence[str]], make_selector: Callable[[], Any],
     ray = connect(address)
     plan = plan_splits(names, split_bytes)
     n_actors = actors or max(1, int(ray.cluster_resources().get("CPU", 1)) // threads_per_actor)
+    clock["planned"] = time.perf_counter()
     pool = _ActorPool(ray, n_actors, threads_per_actor)
+    clock["actors"] = time.perf_counter()
     job = {"id": next(_job_ids), "selector": [ray.put(make_selector)], "text_field": text_field,
            "reserved": tuple(reserved_fields), "on_error": on_error, "batch_size": batch_size, "options": options,
            "k": k, "budget_bytes": budget_bytes, "raw_counts": None, "scores_differ": is_dsir}
@@ -154,8 +158,12 @@ def select(sources: Union[str, Sequence[str]], make_selector: Callable[[], Any],
         per_actor = pool.records_per_actor()
     finally:
         pool.close()
-    seconds = {"fit": clock["fit"] - clock["start"]} if "fit" in clock else {}
-    seconds["score"] = clock["score"] - clock.get("fit", clock["start"])
+    seconds = {"connect_and_plan": clock["planned"] - clock["start"], "start_actors": clock["actors"] - clock["planned"]}
+    if "fit" in clock:
+        seconds["fit"] = clock["fit"] - clock["actors"]
+    seconds["score"] = clock["score"] - clock.get("fit", clock["actors"])
+    seconds["merge"] = scored["merge_seconds"]
+    seconds["build_selector"] = pool.build_seconds
     seconds["fetch_winners"] = clock["fetch"] - clock["score"]
     return RaySelection(kept, scored["stats"], fit_stats, n_actors, {key: round(v, 3) for key, v in seconds.items()},
                         raw_counts, dict(Counter(s.kind for s in plan)), per_actor, scored["rank_rows"],
@@ -171,8 +179,11 @@ class _ActorPool:
         # Restarted on death, and the split it held run again: the output does not change.
         remote = ray.remote(SplitWorker).options(num_cpus=threads, max_restarts=-1, max_task_retries=-1)
         self.actors = [remote.remote() for _ in range(n)]
+        # Wait for the actors' processes (start and import), so that cost is a stage of its own.
+        ray.get([actor.ready.remote() for actor in self.actors])
         self.load = [0] * n
         self.done = [0] * n
+        self.build_seconds = 0.0
 
     def run(self, method: str, calls: List[tuple], on_result: Callable[[Any], None]) -> None:
         """Call ``actor.method(*args)`` for every args tuple of ``calls`` on the least loaded actor,
@@ -194,6 +205,7 @@ class _ActorPool:
                     inner = unwrap_ray_error(err)
                     raise (err if inner is err else inner) from None
                 self.done[i] += result.get("records", 0) if method == "score" else 0
+                self.build_seconds += result.get("build_seconds", 0.0)
                 on_result(result)
 
     def records_per_actor(self) -> List[int]:
@@ -322,11 +334,12 @@ def _score(pool: _ActorPool, job, plan: List[Split], names: List[str], positions
     the splits lost after a broken compressed piece."""
     tally = _Tally(plan, names, on_error)
     state = {"kept": None, "stop": None, "pending": [], "pending_rows": 0, "rank_rows": 0, "scoring": 0.0, "busy": 0.0,
-             "done": 0, "records": 0}
+             "done": 0, "records": 0, "merge": 0.0}
     total_bytes = sum(max(s.end - s.start, 0) for s in plan) or 1
     k, budget = job["k"], job["budget_bytes"]
 
     def compact():
+        started = time.perf_counter()
         merged = np.concatenate(([state["kept"]] if state["kept"] is not None else []) + state["pending"])
         # A split retried after its actor died may send its rows twice: keep one copy of each record.
         place = (merged["split"].astype(np.uint64) << np.uint64(32)) | merged["ordinal"].astype(np.uint64)
@@ -337,6 +350,7 @@ def _score(pool: _ActorPool, job, plan: List[Split], names: List[str], positions
                                              budget, state["stop"])
         state["kept"] = merged[order]
         state["pending"], state["pending_rows"] = [], 0
+        state["merge"] += time.perf_counter() - started
 
     def add(result):
         tally.add(result)
@@ -363,7 +377,8 @@ def _score(pool: _ActorPool, job, plan: List[Split], names: List[str], positions
     if state["pending"] or state["kept"] is not None:
         compact()
     return {"kept": state["kept"], "stats": stats, "records": tally.records, "lost_tails": lost,
-            "rank_rows": state["rank_rows"], "scoring_seconds": state["scoring"], "busy_seconds": state["busy"]}
+            "rank_rows": state["rank_rows"], "scoring_seconds": state["scoring"], "busy_seconds": state["busy"],
+            "merge_seconds": state["merge"]}
 
 
 def _fetch_winners(scored: Dict[str, Any], plan: List[Split], text_field: str) -> List[ScoredRecord]:

@@ -94,11 +94,18 @@ class SplitWorker:
         self.stop = None
         self.splits = 0
         self.records = 0
+        self.build_seconds = 0.0
+
+    def ready(self) -> bool:
+        """True once the actor's process has started and imported zipsift."""
+        return True
 
     def _begin(self, job: Dict[str, Any]) -> None:
         if self.job == job["id"]:
             return
+        started = time.perf_counter()
         self.selector = _resolve(job["selector"][0])()
+        self.build_seconds = time.perf_counter() - started
         self.job = job["id"]
         self.fitted = None
         self.held = np.empty(0, job_rank_dtype(job))
@@ -229,8 +236,10 @@ class SplitWorker:
         sent = self._enter_prefix(rows, job)
         self.splits += 1
         self.records += ordinal
+        build, self.build_seconds = self.build_seconds, 0.0  # reported once, with the first split of the job
         return {"split": split_index, "records": ordinal, "rows": sent, "stop": self.stop,
-                "seconds": time.perf_counter() - started, "scoring_seconds": scoring, **_tally(counts, bad)}
+                "seconds": time.perf_counter() - started, "scoring_seconds": scoring, "build_seconds": build,
+                **_tally(counts, bad)}
 
     def _enter_prefix(self, rows: np.ndarray, job: Dict[str, Any]) -> np.ndarray:
         held = len(self.held)
