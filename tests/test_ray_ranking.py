@@ -145,3 +145,58 @@ def test_ray_engine_refuses_a_first_pass_it_does_not_distribute_before_touching_
                     fit_records=5)
     with pytest.raises(NotDistributed, match="--engine ray does not run the something_new pass"):
         ray_engine().select(job)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"objective": "flmi"}, "runs --objective fl .* run --objective flmi with --engine local"),
+    ({"embeddings": None}, "runs GreeDi on embeddings"),
+    ({"knn": 8}, "drop --knn, or run --knn with --engine local")])
+def test_ray_engine_refuses_submodular_work_greedi_does_not_do_before_touching_a_cluster(change, message):
+    from zipsift.engine import NotDistributed, SubmodularJob, ray_engine
+
+    def never(*args):
+        raise AssertionError("the engine started work it then refused")
+
+    job = SubmodularJob(**{"objective": "fl", "picks": never, "make_kernels": never, "maximize": never,
+                           "embeddings": np.ones((4, 2), np.float32), **change})
+    with pytest.raises(NotDistributed, match=message):
+        ray_engine().maximize(job)
+
+
+def test_local_engine_maximize_runs_the_objective_on_the_whole_pool_kernel():
+    from zipsift.engine import LocalEngine, SubmodularJob
+    from zipsift.submodular import facility_location, sources
+
+    X = np.random.default_rng(1).normal(size=(50, 6)).astype(np.float32)
+    job = SubmodularJob(objective="fl", picks=lambda n: n // 10,
+                        make_kernels=lambda: sources.from_embeddings(X),
+                        maximize=lambda built, picks, progress: facility_location(built.pool, picks),
+                        embeddings=X)
+    result = LocalEngine().maximize(job)
+    expected = facility_location(sources.from_embeddings(X).pool, 5)
+    assert result.selection.indices.tolist() == expected.indices.tolist()
+    assert result.kernel == {"kind": "dense", "shape": [50, 50], "bytes": 50 * 50 * 4} and result.info is None
+
+
+def test_facility_location_gains_over_the_whole_pool_are_the_local_greedy_s_gains():
+    # Row blocks of 4,096: a pool of 9,000 crosses two block edges.
+    from zipsift.engine.ray.greedi import facility_location_gains, facility_location_objective
+    from zipsift.submodular import facility_location, kernel
+
+    X = np.random.default_rng(0).normal(size=(9000, 16)).astype(np.float32)
+    sel = facility_location(kernel(X, "cosine", clip_negative=True), 40)
+    gains = facility_location_gains(X, sel.indices)
+    np.testing.assert_allclose(gains, sel.gains, rtol=1e-6)
+    assert facility_location_objective(X, sel.indices) == pytest.approx(sel.objective, rel=1e-9)
+    assert facility_location_gains(X, np.array([], np.int64)).shape == (0,)
+    with pytest.raises(IndexError):
+        facility_location_gains(X, np.array([9000]))
+
+
+def test_packed_rank_rows_are_24_to_36_bytes():
+    from zipsift.engine.ray.worker import rank_dtype, rank_scores, rank_sizes
+
+    assert [rank_dtype(score, size).itemsize for score in (False, True) for size in (False, True)] == [24, 28, 32, 36]
+    rows = np.zeros(2, rank_dtype(False, False))
+    rows["key"] = [2.5, 1.0]
+    assert rank_scores(rows).tolist() == [2.5, 1.0] and rank_sizes(rows) is None
