@@ -180,7 +180,11 @@ class _ActorPool:
         remote = ray.remote(SplitWorker).options(num_cpus=threads, max_restarts=-1, max_task_retries=-1)
         self.actors = [remote.remote() for _ in range(n)]
         # Wait for the actors' processes (start and import), so that cost is a stage of its own.
-        ray.get([actor.ready.remote() for actor in self.actors])
+        try:
+            ray.get([actor.ready.remote() for actor in self.actors])
+        except ray.exceptions.RayError as err:
+            inner = unwrap_ray_error(err)
+            raise (err if inner is err else inner) from None
         self.load = [0] * n
         self.done = [0] * n
         self.build_seconds = 0.0
