@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "deflate_size.h"
 #include "deflate_undo.h"
 
 namespace zipsift {
@@ -104,9 +105,9 @@ public:
         // Feeding a then b gives the same stream as feeding a ⊕ b at once: with Z_NO_FLUSH deflate
         // stops while it still needs lookahead, and block boundaries depend only on positions.
         // This spares a copy of the concatenation.
-        feed(stream_, a, na, nb == 0 ? Z_FINISH : Z_NO_FLUSH);
-        if (nb != 0) feed(stream_, b, nb, Z_FINISH);
-        return static_cast<std::int64_t>(stream_.total_out) + wrapper_bytes_;
+        if (nb == 0) return finish_size(stream_, a, na);
+        feed(stream_, a, na, Z_NO_FLUSH);
+        return finish_size(stream_, b, nb);
     }
 
     void concat_sizes(const std::uint8_t* x, std::size_t nx, const Tape& ys, std::size_t j0, std::size_t j1,
@@ -132,8 +133,7 @@ public:
         int rc = deflate_undo_begin(undo_, &stream_, y, ny);
         if (rc == 1) {
             pairs_undone.fetch_add(1, std::memory_order_relaxed);
-            feed(stream_, y, ny, Z_FINISH);
-            std::int64_t size = static_cast<std::int64_t>(stream_.total_out) + wrapper_bytes_;
+            std::int64_t size = finish_size(stream_, y, ny);
             if (deflate_undo_end(undo_, &stream_) != Z_OK)
                 throw std::logic_error("deflate undo: the suffix did not end where it should (window slid)");
             return size;
@@ -143,13 +143,13 @@ public:
         pairs_copied.fetch_add(1, std::memory_order_relaxed);
         z_stream work;
         if (deflateCopy(&work, &stream_) != Z_OK) throw std::bad_alloc();
+        std::int64_t size;
         try {
-            feed(work, y, ny, Z_FINISH);
+            size = finish_size(work, y, ny);
         } catch (...) {
             deflateEnd(&work);
             throw;
         }
-        std::int64_t size = static_cast<std::int64_t>(work.total_out) + wrapper_bytes_;
         deflateEnd(&work);
         return size;
     }
@@ -168,8 +168,7 @@ public:
             split->copied += 1;
             return size;
         }
-        feed(stream_, y, ny, Z_FINISH);
-        std::int64_t size = static_cast<std::int64_t>(stream_.total_out) + wrapper_bytes_;
+        std::int64_t size = finish_size(stream_, y, ny);
         auto t2 = std::chrono::steady_clock::now();
         if (deflate_undo_end(undo_, &stream_) != Z_OK) throw std::logic_error("deflate undo: the window slid");
         split->restore_seconds += std::chrono::duration<double>(t1 - t0).count() + seconds_since(t2);
@@ -196,6 +195,20 @@ public:
     }
 
 private:
+    // Finishes `stream` with data[0..n) and returns the gzip/zlib size. The last block is sized,
+    // not written (deflate_size.h), so the stream's output is incomplete afterwards: callers
+    // restore it, reset it or end it.
+    std::int64_t finish_size(z_stream& stream, const std::uint8_t* data, std::size_t n) {
+        struct Disarm {
+            ~Disarm() { deflate_size_only_disarm(); }
+        } disarm;
+        deflate_size_only_arm(&stream);
+        feed(stream, data, n, Z_FINISH);
+        unsigned long raw = deflate_size_only_disarm();
+        if (raw == 0) throw std::logic_error("deflate: the last block was not sized");
+        return static_cast<std::int64_t>(raw) + wrapper_bytes_;
+    }
+
     void feed(z_stream& stream, const std::uint8_t* data, std::size_t n, int flush) {
         // zlib counts input in uInt; feed huge texts in slices.
         constexpr std::size_t kSlice = 1u << 30;
