@@ -1,7 +1,8 @@
 /* deflate_size.h: zlib's trees.c (vendored, unmodified) with a size-only last block.
  *
- * trees.c is compiled here, not on its own, so that the size-only path calls zlib's own static
- * build_tree / build_bl_tree: the code lengths, and so the size, are zlib's by construction. Its
+ * trees.c is compiled here, not on its own, so that the size-only path uses zlib's own static
+ * gen_bitlen, scan_tree and tables; build_tree and build_bl_tree are restated below with a cheaper
+ * heap comparison and without the codes, keeping every heap operation of zlib's. Its
  * _tr_flush_block is renamed while it is included, and the _tr_flush_block that deflate.c calls is
  * defined below: it sizes the block when armed for that stream and this is the last block, and
  * hands everything else to zlib's.
@@ -28,16 +29,101 @@ static ZIPSIFT_THREAD_LOCAL ulg armed_size;
 
 void ZLIB_INTERNAL _tr_flush_block(deflate_state* s, charf* buf, ulg stored_len, int last);
 
+/* zlib's pqdownheap, comparing one key per node: key = Freq << 8 | depth orders two nodes exactly
+ * as zlib's smaller() does (lower frequency first, then depth <= depth), so every heap operation,
+ * and with it the tie-breaking that decides the code lengths, is zlib's. */
+static void heap_down(deflate_state* s, const ulg* key, int k) {
+    int* heap = s->heap;
+    const int len = s->heap_len;
+    const int v = heap[k];
+    const ulg kv = key[v];
+    int j = k << 1;
+    while (j <= len) {
+        if (j < len && key[heap[j + 1]] <= key[heap[j]]) j++;
+        if (kv <= key[heap[j]]) break;
+        heap[k] = heap[j];
+        k = j;
+        j <<= 1;
+    }
+    heap[k] = v;
+}
+
+/* zlib's build_tree with heap_down, and without gen_codes: the code bits are never sent, only
+ * their lengths (Len, bl_count) and the block's bit counts (opt_len, static_len) are needed. */
+static void size_build_tree(deflate_state* s, tree_desc* desc) {
+    ct_data* tree = desc->dyn_tree;
+    const ct_data* stree = desc->stat_desc->static_tree;
+    const int elems = desc->stat_desc->elems;
+    int n, m, node, max_code = -1;
+    ulg key[HEAP_SIZE];
+
+    s->heap_len = 0, s->heap_max = HEAP_SIZE;
+    for (n = 0; n < elems; n++) {
+        if (tree[n].Freq != 0) {
+            s->heap[++(s->heap_len)] = max_code = n;
+            s->depth[n] = 0;
+            key[n] = (ulg)tree[n].Freq << 8;
+        } else {
+            tree[n].Len = 0;
+        }
+    }
+    /* At least two codes, as zlib forces them. */
+    while (s->heap_len < 2) {
+        node = s->heap[++(s->heap_len)] = (max_code < 2 ? ++max_code : 0);
+        tree[node].Freq = 1;
+        s->depth[node] = 0;
+        key[node] = (ulg)1 << 8;
+        s->opt_len--;
+        if (stree) s->static_len -= stree[node].Len;
+    }
+    desc->max_code = max_code;
+
+    for (n = s->heap_len / 2; n >= 1; n--) heap_down(s, key, n);
+
+    node = elems;
+    do {
+        n = s->heap[SMALLEST];
+        s->heap[SMALLEST] = s->heap[s->heap_len--];
+        heap_down(s, key, SMALLEST);
+        m = s->heap[SMALLEST];
+
+        s->heap[--(s->heap_max)] = n;
+        s->heap[--(s->heap_max)] = m;
+
+        tree[node].Freq = tree[n].Freq + tree[m].Freq; /* ush, as in zlib */
+        s->depth[node] = (uch)((s->depth[n] >= s->depth[m] ? s->depth[n] : s->depth[m]) + 1);
+        key[node] = (ulg)tree[node].Freq << 8 | s->depth[node];
+        tree[n].Dad = tree[m].Dad = (ush)node;
+
+        s->heap[SMALLEST] = node++;
+        heap_down(s, key, SMALLEST);
+    } while (s->heap_len >= 2);
+
+    s->heap[--(s->heap_max)] = s->heap[SMALLEST];
+    gen_bitlen(s, desc);
+}
+
+/* zlib's build_bl_tree on size_build_tree; opt_len then includes the dynamic tree description. */
+static void size_build_bl_tree(deflate_state* s) {
+    int max_blindex;
+    scan_tree(s, (ct_data*)s->dyn_ltree, s->l_desc.max_code);
+    scan_tree(s, (ct_data*)s->dyn_dtree, s->d_desc.max_code);
+    size_build_tree(s, (tree_desc*)(&(s->bl_desc)));
+    for (max_blindex = BL_CODES - 1; max_blindex >= 3; max_blindex--)
+        if (s->bl_tree[bl_order[max_blindex]].Len != 0) break;
+    s->opt_len += 3 * ((ulg)max_blindex + 1) + 5 + 5 + 4;
+}
+
 /* Bytes of the last block plus the bits already waiting in bi_buf, as _tr_flush_block would write
- * them: the same tree builds and the same three-way choice (stored, static, dynamic). opt_len and
+ * them: zlib's tree builds (above, without the codes) and the same three-way choice (stored, static, dynamic). opt_len and
  * static_len are exact bit counts of the block's symbols (and, after build_bl_tree, of the dynamic
  * tree description); the 3-bit header precedes them; the last block ends byte-aligned
  * (bi_windup). A stored block aligns after its header, then writes LEN, NLEN and the bytes. */
 static ulg last_block_bytes(deflate_state* s, const charf* buf, ulg stored_len) {
     ulg opt_lenb, static_lenb;
-    build_tree(s, (tree_desc*)(&(s->l_desc)));
-    build_tree(s, (tree_desc*)(&(s->d_desc)));
-    build_bl_tree(s);
+    size_build_tree(s, (tree_desc*)(&(s->l_desc)));
+    size_build_tree(s, (tree_desc*)(&(s->d_desc)));
+    size_build_bl_tree(s);
     opt_lenb = (s->opt_len + 3 + 7) >> 3;
     static_lenb = (s->static_len + 3 + 7) >> 3;
     if (static_lenb <= opt_lenb || s->strategy == Z_FIXED) opt_lenb = static_lenb;
