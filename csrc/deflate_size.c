@@ -29,18 +29,25 @@ static ZIPSIFT_THREAD_LOCAL ulg armed_size;
 
 void ZLIB_INTERNAL _tr_flush_block(deflate_state* s, charf* buf, ulg stored_len, int last);
 
-/* zlib's pqdownheap, comparing one key per node: key = Freq << 8 | depth orders two nodes exactly
- * as zlib's smaller() does (lower frequency first, then depth <= depth), so every heap operation,
- * and with it the tie-breaking that decides the code lengths, is zlib's. */
-static void heap_down(deflate_state* s, const ulg* key, int k) {
-    int* heap = s->heap;
-    const int len = s->heap_len;
-    const int v = heap[k];
-    const ulg kv = key[v];
+/* zlib's heap (pqdownheap, pqremove) with each entry packed as key << NODE_BITS | node, where
+ * key = Freq << 8 | depth: "a is smaller than b" in zlib's sense (lower frequency, then
+ * depth <= depth) is then key(a) <= key(b), i.e. a <= (b | NODE_MASK), one load and one comparison
+ * per child. Ties compare as zlib's do, so every heap operation, and with it the tie-breaking that
+ * decides the code lengths, is zlib's. */
+#define NODE_BITS 10 /* HEAP_SIZE (573) nodes */
+#define NODE_MASK ((1u << NODE_BITS) - 1)
+typedef unsigned long long heap_entry;
+
+static heap_entry packed(const ct_data* tree, const deflate_state* s, int node) {
+    return ((heap_entry)tree[node].Freq << 8 | s->depth[node]) << NODE_BITS | (unsigned)node;
+}
+
+static void heap_down(heap_entry* heap, int len, int k) {
+    const heap_entry v = heap[k];
     int j = k << 1;
     while (j <= len) {
-        if (j < len && key[heap[j + 1]] <= key[heap[j]]) j++;
-        if (kv <= key[heap[j]]) break;
+        if (j < len && heap[j + 1] <= (heap[j] | NODE_MASK)) j++;
+        if (v <= (heap[j] | NODE_MASK)) break;
         heap[k] = heap[j];
         k = j;
         j <<= 1;
@@ -48,58 +55,59 @@ static void heap_down(deflate_state* s, const ulg* key, int k) {
     heap[k] = v;
 }
 
-/* zlib's build_tree with heap_down, and without gen_codes: the code bits are never sent, only
- * their lengths (Len, bl_count) and the block's bit counts (opt_len, static_len) are needed. */
+/* zlib's build_tree on that heap, and without gen_codes: the code bits are never sent, only their
+ * lengths (Len, bl_count) and the block's bit counts (opt_len, static_len) are needed. s->heap
+ * receives the nodes sorted by frequency (heap_max and above), which is what gen_bitlen reads. */
 static void size_build_tree(deflate_state* s, tree_desc* desc) {
     ct_data* tree = desc->dyn_tree;
     const ct_data* stree = desc->stat_desc->static_tree;
     const int elems = desc->stat_desc->elems;
-    int n, m, node, max_code = -1;
-    ulg key[HEAP_SIZE];
+    int n, m, node, max_code = -1, len = 0;
+    heap_entry heap[HEAP_SIZE];
 
-    s->heap_len = 0, s->heap_max = HEAP_SIZE;
+    s->heap_max = HEAP_SIZE;
     for (n = 0; n < elems; n++) {
         if (tree[n].Freq != 0) {
-            s->heap[++(s->heap_len)] = max_code = n;
             s->depth[n] = 0;
-            key[n] = (ulg)tree[n].Freq << 8;
+            heap[++len] = packed(tree, s, n);
+            max_code = n;
         } else {
             tree[n].Len = 0;
         }
     }
     /* At least two codes, as zlib forces them. */
-    while (s->heap_len < 2) {
-        node = s->heap[++(s->heap_len)] = (max_code < 2 ? ++max_code : 0);
+    while (len < 2) {
+        node = max_code < 2 ? ++max_code : 0;
         tree[node].Freq = 1;
         s->depth[node] = 0;
-        key[node] = (ulg)1 << 8;
+        heap[++len] = packed(tree, s, node);
         s->opt_len--;
         if (stree) s->static_len -= stree[node].Len;
     }
     desc->max_code = max_code;
 
-    for (n = s->heap_len / 2; n >= 1; n--) heap_down(s, key, n);
+    for (n = len / 2; n >= 1; n--) heap_down(heap, len, n);
 
     node = elems;
     do {
-        n = s->heap[SMALLEST];
-        s->heap[SMALLEST] = s->heap[s->heap_len--];
-        heap_down(s, key, SMALLEST);
-        m = s->heap[SMALLEST];
+        n = (int)(heap[SMALLEST] & NODE_MASK);
+        heap[SMALLEST] = heap[len--];
+        heap_down(heap, len, SMALLEST);
+        m = (int)(heap[SMALLEST] & NODE_MASK);
 
         s->heap[--(s->heap_max)] = n;
         s->heap[--(s->heap_max)] = m;
 
         tree[node].Freq = tree[n].Freq + tree[m].Freq; /* ush, as in zlib */
         s->depth[node] = (uch)((s->depth[n] >= s->depth[m] ? s->depth[n] : s->depth[m]) + 1);
-        key[node] = (ulg)tree[node].Freq << 8 | s->depth[node];
         tree[n].Dad = tree[m].Dad = (ush)node;
 
-        s->heap[SMALLEST] = node++;
-        heap_down(s, key, SMALLEST);
-    } while (s->heap_len >= 2);
+        heap[SMALLEST] = packed(tree, s, node++);
+        heap_down(heap, len, SMALLEST);
+    } while (len >= 2);
 
-    s->heap[--(s->heap_max)] = s->heap[SMALLEST];
+    s->heap[--(s->heap_max)] = (int)(heap[SMALLEST] & NODE_MASK);
+    s->heap_len = len;
     gen_bitlen(s, desc);
 }
 
