@@ -22,6 +22,7 @@ pytest.importorskip("transformers")
 
 from zipsift.cli import main  # noqa: E402
 from zipsift.evaluate import SelectionEvaluator  # noqa: E402
+from zipsift.lm.finetune import recompute_activations  # noqa: E402
 from zipsift.lm import (FineTuneJudge, HeldOut, MissingExtraError, ShortSelectionWarning, converted_folder,  # noqa: E402
                         default_model_path, load_model, resolve_model)
 
@@ -206,6 +207,18 @@ def test_same_seed_gives_identical_cross_entropy_and_another_seed_differs(judge,
     assert again["bits_per_byte"] == first["bits_per_byte"]
     other = FineTuneJudge(loaded, **{**TINY, "seed": 1}).evaluate(pool, heldout)
     assert other["ce_nats_per_token"] != first["ce_nats_per_token"]  # the two blocks come in the other order
+
+
+def test_recomputing_activations_changes_no_bit_of_the_answer(judge, loaded, pool, heldout):
+    assert recompute_activations(loaded.model, True)  # the judge keeps ~1.5 GB fewer activations resident
+    recomputed = judge.evaluate(pool, heldout)
+    assert not recompute_activations(loaded.model, False)
+    try:
+        kept = judge.evaluate(pool, heldout)
+    finally:
+        recompute_activations(loaded.model, True)
+    for key in ("ce_nats_per_token", "train_loss_first", "train_loss_last", "heldout_nats_per_text"):
+        assert recomputed[key] == kept[key]
 
 
 def test_selection_shorter_than_the_budget_is_recorded_and_warned_about(loaded, pool, heldout):
