@@ -46,7 +46,8 @@ static void heap_down(heap_entry* heap, int len, int k) {
     const heap_entry v = heap[k];
     int j = k << 1;
     while (j <= len) {
-        if (j < len && heap[j + 1] <= (heap[j] | NODE_MASK)) j++;
+        /* The smaller son, without a branch (which son wins is data-dependent, hard to predict). */
+        j += (j < len) & (heap[j + 1] <= (heap[j] | NODE_MASK));
         if (v <= (heap[j] | NODE_MASK)) break;
         heap[k] = heap[j];
         k = j;
