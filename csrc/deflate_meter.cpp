@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "deflate_size.h"
+#include "deflate_speculate.h"
 #include "deflate_undo.h"
 
 namespace zipsift {
@@ -89,6 +91,7 @@ public:
     }
     ~DeflateMeter() override {
         deflateEnd(&stream_);
+        if (plain_init_) deflateEnd(&plain_);
         deflate_undo_free(undo_);
     }
     DeflateMeter(const DeflateMeter&) = delete;
@@ -104,9 +107,9 @@ public:
         // Feeding a then b gives the same stream as feeding a ⊕ b at once: with Z_NO_FLUSH deflate
         // stops while it still needs lookahead, and block boundaries depend only on positions.
         // This spares a copy of the concatenation.
-        feed(stream_, a, na, nb == 0 ? Z_FINISH : Z_NO_FLUSH);
-        if (nb != 0) feed(stream_, b, nb, Z_FINISH);
-        return static_cast<std::int64_t>(stream_.total_out) + wrapper_bytes_;
+        if (nb == 0) return finish_size(stream_, a, na);
+        feed(stream_, a, na, Z_NO_FLUSH);
+        return finish_size(stream_, b, nb);
     }
 
     void concat_sizes(const std::uint8_t* x, std::size_t nx, const Tape& ys, std::size_t j0, std::size_t j1,
@@ -117,11 +120,18 @@ public:
         for (std::size_t j = j0; j < j1; ++j) out[j - j0] = finish_with(ys.data(j), ys.length(j));
     }
 
-    // Compresses x and keeps its state to finish with suffixes.
+    // Compresses x and keeps its state to finish with suffixes. Its tail is parsed here, once,
+    // as far as every target would parse it alike (deflate_speculate.h).
     void start_candidate(const std::uint8_t* x, std::size_t nx) {
         deflateReset(&stream_);
         feed(stream_, x, nx, Z_NO_FLUSH);
+        stream_.next_out = sink_;
+        stream_.avail_out = sizeof(sink_);
+        deflate_speculate(&stream_);
         if (deflate_undo_save(undo_, &stream_) != Z_OK) throw std::bad_alloc();
+        x_ = x;
+        nx_ = nx;
+        plain_ready_ = false;
     }
 
     // C(x ⊕ y) for the x of start_candidate; the state is left as start_candidate left it.
@@ -132,24 +142,26 @@ public:
         int rc = deflate_undo_begin(undo_, &stream_, y, ny);
         if (rc == 1) {
             pairs_undone.fetch_add(1, std::memory_order_relaxed);
-            feed(stream_, y, ny, Z_FINISH);
-            std::int64_t size = static_cast<std::int64_t>(stream_.total_out) + wrapper_bytes_;
+            std::int64_t size = finish_size(stream_, y, ny);
             if (deflate_undo_end(undo_, &stream_) != Z_OK)
                 throw std::logic_error("deflate undo: the suffix did not end where it should (window slid)");
             return size;
         }
         if (rc != 0) throw std::bad_alloc();
-        // The suffix may slide the window, which rewrites every hash entry: finish a full copy.
+        // The suffix may slide the window, which rewrites every hash entry: finish a full copy of
+        // x's state as zlib left it, before the tail parse (a slide's timing depends on where
+        // deflate calls fill_window; the tail parse is proven equal only without a slide).
         pairs_copied.fetch_add(1, std::memory_order_relaxed);
+        const z_stream& plain = plain_candidate();
         z_stream work;
-        if (deflateCopy(&work, &stream_) != Z_OK) throw std::bad_alloc();
+        if (deflateCopy(&work, const_cast<z_stream*>(&plain)) != Z_OK) throw std::bad_alloc();
+        std::int64_t size;
         try {
-            feed(work, y, ny, Z_FINISH);
+            size = finish_size(work, y, ny);
         } catch (...) {
             deflateEnd(&work);
             throw;
         }
-        std::int64_t size = static_cast<std::int64_t>(work.total_out) + wrapper_bytes_;
         deflateEnd(&work);
         return size;
     }
@@ -168,8 +180,7 @@ public:
             split->copied += 1;
             return size;
         }
-        feed(stream_, y, ny, Z_FINISH);
-        std::int64_t size = static_cast<std::int64_t>(stream_.total_out) + wrapper_bytes_;
+        std::int64_t size = finish_size(stream_, y, ny);
         auto t2 = std::chrono::steady_clock::now();
         if (deflate_undo_end(undo_, &stream_) != Z_OK) throw std::logic_error("deflate undo: the window slid");
         split->restore_seconds += std::chrono::duration<double>(t1 - t0).count() + seconds_since(t2);
@@ -196,6 +207,40 @@ public:
     }
 
 private:
+    // x's stream as zlib leaves it after Z_NO_FLUSH, compressed on first need (targets long enough
+    // to slide the window are rare in ZIP-FIT) and kept for the candidate's other targets.
+    const z_stream& plain_candidate() {
+        if (!plain_init_) {
+            std::memset(&plain_, 0, sizeof(plain_));
+            plain_.zalloc = &BlockCache::alloc;
+            plain_.zfree = &BlockCache::release;
+            plain_.opaque = &blocks_;
+            if (deflateInit2(&plain_, spec.level, Z_DEFLATED, -MAX_WBITS, kCPythonMemLevel, Z_DEFAULT_STRATEGY) != Z_OK)
+                throw std::bad_alloc();
+            plain_init_ = true;
+        }
+        if (!plain_ready_) {
+            deflateReset(&plain_);
+            feed(plain_, x_, nx_, Z_NO_FLUSH);
+            plain_ready_ = true;
+        }
+        return plain_;
+    }
+
+    // Finishes `stream` with data[0..n) and returns the gzip/zlib size. The last block is sized,
+    // not written (deflate_size.h), so the stream's output is incomplete afterwards: callers
+    // restore it, reset it or end it.
+    std::int64_t finish_size(z_stream& stream, const std::uint8_t* data, std::size_t n) {
+        struct Disarm {
+            ~Disarm() { deflate_size_only_disarm(); }
+        } disarm;
+        deflate_size_only_arm(&stream);
+        feed(stream, data, n, Z_FINISH);
+        unsigned long raw = deflate_size_only_disarm();
+        if (raw == 0) throw std::logic_error("deflate: the last block was not sized");
+        return static_cast<std::int64_t>(raw) + wrapper_bytes_;
+    }
+
     void feed(z_stream& stream, const std::uint8_t* data, std::size_t n, int flush) {
         // zlib counts input in uInt; feed huge texts in slices.
         constexpr std::size_t kSlice = 1u << 30;
@@ -221,6 +266,10 @@ private:
 
     BlockCache blocks_;  // declared before stream_: it must outlive the stream's deflateEnd
     z_stream stream_;
+    z_stream plain_;  // see plain_candidate()
+    bool plain_init_ = false, plain_ready_ = false;
+    const std::uint8_t* x_ = nullptr;  // the candidate of start_candidate (the caller keeps it alive)
+    std::size_t nx_ = 0;
     std::int64_t wrapper_bytes_;
     deflate_undo* undo_;
     Bytef sink_[1 << 14];

@@ -22,8 +22,9 @@ DeflateRestoreCounts deflate_restore_counts();
 std::uint64_t deflate_restore_mismatches(const CodecSpec& spec, const std::uint8_t* x, std::size_t nx, const Tape& ys);
 
 // For the benchmark: one thread, every x against every y, time per stage in seconds: compressing
-// the candidate and saving its state; logging and restoring (restore); the target's own deflate
-// calls (suffix); and pairs that needed a full copy instead (copy, with their count).
+// the candidate, parsing its tail once (deflate_speculate.h) and saving its state; logging and
+// restoring (restore); the target's own deflate calls, the last block sized, not written (suffix);
+// and pairs that needed a full copy instead (copy, with their count).
 struct DeflateCostSplit {
     double candidate_seconds, restore_seconds, suffix_seconds, copy_seconds;
     std::uint64_t pairs, copied;

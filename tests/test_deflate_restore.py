@@ -106,3 +106,57 @@ def test_alignment_after_many_restores_matches_pure_python(stdlib_functions):
     targets = [f.encode() for f in stdlib_functions[-70:]]
     expected = [1 - sum(gzip_ncd(x, y, 9) for y in targets) / len(targets) for x in candidates]
     assert np.max(np.abs(zipsift.alignment(candidates, targets, threads=1) - expected)) <= 1e-12
+
+
+def utf8_text() -> bytes:
+    """Real multi-byte UTF-8 text: the HTML5 entity table of CPython's html.entities (1-4 bytes a
+    character)."""
+    import html.entities
+    return "".join(f"&{name} {char}\n" for name, char in html.entities.html5.items()).encode()
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_candidates_ending_inside_a_repeat_match_cpython_gzip(corpus, level):
+    # The candidate's tail is parsed once, only as far as no step reads past its end: these
+    # candidates end inside a run that a match covers, and targets continue it (a match crossing
+    # the boundary), break it at once, or are empty.
+    line = corpus[3][:90]
+    run = line * 8
+    xs = [run[:n] for n in (3, 91, 181, 400, 517, 719)] + [corpus[5][:3000] + run[:333]]
+    ys = [b"", run[:1], run[333:340], run[333:], b"\x00" + run, corpus[7][:500]]
+    expected = np.array([[gzip_ncd(x, y, level) for y in ys] for x in xs])
+    assert np.array_equal(zipsift.ncd_matrix(xs, ys, "gzip", level, threads=1), expected)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_candidates_ending_inside_a_multibyte_character_match_cpython_gzip(level):
+    text = utf8_text()
+    starts = [i for i in range(1000, len(text) - 1000, 97) if text[i] & 0xC0 == 0x80][:6]  # inside a character
+    assert len(starts) >= 3
+    xs = [text[:i] for i in starts[:3]] + [text[i - 300:i] for i in starts[3:]]
+    ys = [b"", text[starts[0]:starts[0] + 1], text[starts[0]:starts[0] + 700], text[5:40]]
+    expected = np.array([[gzip_ncd(x, y, level) for y in ys] for x in xs])
+    assert np.array_equal(zipsift.ncd_matrix(xs, ys, "gzip", level, threads=1), expected)
+
+
+def test_restored_state_after_the_tail_parse_equals_a_deep_copy(corpus):
+    # The saved state is the advanced one; every target must leave exactly it behind.
+    line = corpus[3][:90]
+    ys = [b"", line[:2], (line * 4)[17:], corpus[9][:2000]]
+    for level in (4, 6, 9):
+        for x in ((line * 6)[:431], corpus[2][:700], utf8_text()[:5001]):
+            assert _core._deflate_restore_mismatches(x, ys, "gzip", level) == 0
+
+
+@pytest.mark.parametrize("level", [4, 6, 9])
+def test_every_cut_of_repetitive_text_matches_cpython_gzip(corpus, level):
+    # x ⊕ y is the same text cut at every position of a stretch: whatever the candidate's tail
+    # parse left undecided, or decided, the pair must compress as the uncut text does.
+    text = b"".join(corpus[i][:400] for i in range(4)) * 2
+    sizes = []
+    expected = []
+    for cut in range(600, 1000):
+        x, y = text[:cut], text[cut:cut + 150]
+        sizes.append(zipsift.ncd_matrix([x], [y, y[:3]], "gzip", level, threads=1)[0])
+        expected.append([gzip_ncd(x, y, level), gzip_ncd(x, y[:3], level)])
+    assert np.array_equal(np.array(sizes), np.array(expected))
