@@ -39,6 +39,16 @@ struct LibraryVersion {
 };
 std::vector<LibraryVersion> codec_library_versions();
 
+// What a codec learns from one target once and reuses for every candidate paired with it.
+// Read-only after it is made, so all threads share it.
+class TargetIndex {
+public:
+    virtual ~TargetIndex() = default;
+    virtual std::size_t bytes() const = 0;  // memory it holds
+};
+// One entry per target of a Tape; an entry may be null (the codec then works without it).
+using TargetIndexes = std::vector<std::unique_ptr<const TargetIndex>>;
+
 // Measures compressed sizes. Not thread-safe: each worker thread owns one and reuses it; the
 // compressor state is reset between calls, never re-created (re-initialising costs ~10x more than
 // the compression of a short text).
@@ -52,10 +62,18 @@ public:
     virtual std::int64_t size(const std::uint8_t* a, std::size_t na, const std::uint8_t* b, std::size_t nb) = 0;
     std::int64_t size(const std::uint8_t* a, std::size_t na) { return size(a, na, nullptr, 0); }
 
+    // The index of one target for concat_sizes, or null when this codec has none for it.
+    virtual std::unique_ptr<const TargetIndex> index_target(const std::uint8_t* /*y*/, std::size_t /*ny*/) {
+        return nullptr;
+    }
+
     // out[j - j0] = C(x ⊕ y_j) for j in [j0, j1). Codecs that can reuse the work done on x
-    // across the y's override this; the results are the same as calling size() per pair.
+    // across the y's, or on each y across the x's (`indexes`: from index_target of a meter with
+    // the same spec, one per target of ys, or null), override this; the results are the same as
+    // calling size() per pair.
     virtual void concat_sizes(const std::uint8_t* x, std::size_t nx, const Tape& ys, std::size_t j0, std::size_t j1,
-                              std::int64_t* out) {
+                              std::int64_t* out, const TargetIndexes* indexes = nullptr) {
+        (void)indexes;
         for (std::size_t j = j0; j < j1; ++j) out[j - j0] = size(x, nx, ys.data(j), ys.length(j));
     }
 };

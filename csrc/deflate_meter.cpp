@@ -10,6 +10,7 @@
 
 #include "deflate_size.h"
 #include "deflate_speculate.h"
+#include "deflate_suffix.h"
 #include "deflate_undo.h"
 
 namespace zipsift {
@@ -26,7 +27,18 @@ constexpr std::int64_t kZlibWrapperBytes = 2 + 4;
 // default strategy; matching them is what makes sizes equal.
 constexpr int kCPythonMemLevel = 8;
 
-std::atomic<std::uint64_t> pairs_undone{0}, pairs_copied{0};
+std::atomic<std::uint64_t> pairs_replayed{0}, pairs_undone{0}, pairs_copied{0};
+
+// A target's chains and their matches (deflate_suffix.h), shared by every meter of the same spec.
+class DeflateTargetIndex final : public TargetIndex {
+public:
+    explicit DeflateTargetIndex(deflate_target* target) : target(target) {}
+    ~DeflateTargetIndex() override { deflate_target_free(target); }
+    DeflateTargetIndex(const DeflateTargetIndex&) = delete;
+    DeflateTargetIndex& operator=(const DeflateTargetIndex&) = delete;
+    std::size_t bytes() const override { return deflate_target_bytes(target); }
+    deflate_target* const target;
+};
 
 // Recycles zlib's allocations within one meter: deflateCopy allocates ~256 KB of state per copy,
 // and recycling those blocks keeps the copy to its memcpy (glibc would otherwise trim and re-fault
@@ -78,14 +90,19 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 class DeflateMeter final : public SizeMeter {
 public:
     DeflateMeter(const CodecSpec& spec, std::int64_t wrapper_bytes)
-        : SizeMeter(spec), wrapper_bytes_(wrapper_bytes), undo_(deflate_undo_new()) {
-        if (!undo_) throw std::bad_alloc();
+        : SizeMeter(spec), wrapper_bytes_(wrapper_bytes), undo_(deflate_undo_new()), candidate_(deflate_candidate_new()) {
+        if (!undo_ || !candidate_) {
+            deflate_undo_free(undo_);
+            deflate_candidate_free(candidate_);
+            throw std::bad_alloc();
+        }
         std::memset(&stream_, 0, sizeof(stream_));
         stream_.zalloc = &BlockCache::alloc;
         stream_.zfree = &BlockCache::release;
         stream_.opaque = &blocks_;
         if (deflateInit2(&stream_, spec.level, Z_DEFLATED, -MAX_WBITS, kCPythonMemLevel, Z_DEFAULT_STRATEGY) != Z_OK) {
             deflate_undo_free(undo_);
+            deflate_candidate_free(candidate_);
             throw std::bad_alloc();
         }
     }
@@ -93,6 +110,7 @@ public:
         deflateEnd(&stream_);
         if (plain_init_) deflateEnd(&plain_);
         deflate_undo_free(undo_);
+        deflate_candidate_free(candidate_);
     }
     DeflateMeter(const DeflateMeter&) = delete;
     DeflateMeter& operator=(const DeflateMeter&) = delete;
@@ -112,12 +130,35 @@ public:
         return finish_size(stream_, b, nb);
     }
 
+    std::unique_ptr<const TargetIndex> index_target(const std::uint8_t* y, std::size_t ny) override {
+        deflate_target* target = deflate_target_new(&stream_, y, ny);
+        if (!target) return nullptr;
+        return std::make_unique<DeflateTargetIndex>(target);
+    }
+
     void concat_sizes(const std::uint8_t* x, std::size_t nx, const Tape& ys, std::size_t j0, std::size_t j1,
-                      std::int64_t* out) override {
-        // The candidate comes first in every pair: compress it once, then finish that state with
-        // each target and put it back (deflate_undo.h).
+                      std::int64_t* out, const TargetIndexes* indexes) override {
+        // The candidate comes first in every pair: compress it once, then replay the rest of
+        // deflate's parse from the target's index (deflate_suffix.h), or finish the candidate's
+        // state with the target and put it back (deflate_undo.h).
         start_candidate(x, nx);
-        for (std::size_t j = j0; j < j1; ++j) out[j - j0] = finish_with(ys.data(j), ys.length(j));
+        const bool replay = indexes != nullptr && deflate_candidate_prepare(candidate_, &stream_, x, nx) == 1;
+        for (std::size_t j = j0; j < j1; ++j) {
+            out[j - j0] = replay ? replayed_or_finished(ys, j, *indexes) : finish_with(ys.data(j), ys.length(j));
+        }
+    }
+
+    // C(x ⊕ y_j) by replaying the parse from y_j's index when the pair allows it, else finish_with.
+    std::int64_t replayed_or_finished(const Tape& ys, std::size_t j, const TargetIndexes& indexes) {
+        const auto* index = dynamic_cast<const DeflateTargetIndex*>(indexes[j].get());
+        if (index != nullptr) {
+            unsigned long raw = deflate_suffix_size(candidate_, index->target);
+            if (raw != 0) {
+                pairs_replayed.fetch_add(1, std::memory_order_relaxed);
+                return static_cast<std::int64_t>(raw) + wrapper_bytes_;
+            }
+        }
+        return finish_with(ys.data(j), ys.length(j));
     }
 
     // Compresses x and keeps its state to finish with suffixes. Its tail is parsed here, once,
@@ -272,6 +313,7 @@ private:
     std::size_t nx_ = 0;
     std::int64_t wrapper_bytes_;
     deflate_undo* undo_;
+    deflate_candidate* candidate_;
     Bytef sink_[1 << 14];
 };
 
@@ -284,7 +326,8 @@ std::int64_t wrapper_bytes(const CodecSpec& spec) {
 SizeMeter* new_deflate_meter(const CodecSpec& spec) { return new DeflateMeter(spec, wrapper_bytes(spec)); }
 
 DeflateRestoreCounts deflate_restore_counts() {
-    return {pairs_undone.load(std::memory_order_relaxed), pairs_copied.load(std::memory_order_relaxed)};
+    return {pairs_replayed.load(std::memory_order_relaxed), pairs_undone.load(std::memory_order_relaxed),
+            pairs_copied.load(std::memory_order_relaxed)};
 }
 
 std::uint64_t deflate_restore_mismatches(const CodecSpec& spec, const std::uint8_t* x, std::size_t nx, const Tape& ys) {

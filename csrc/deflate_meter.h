@@ -9,11 +9,12 @@ namespace zipsift {
 
 SizeMeter* new_deflate_meter(const CodecSpec& spec);
 
-// Process-wide count of (candidate, target) pairs finished from a candidate's deflate state:
-// restored through the undo log, or finished on a full copy because the target could slide the
-// window (the candidate's tail plus the target beyond ~64 KB).
+// Process-wide count of (candidate, target) pairs by how they were finished: replayed from the
+// target's index (deflate_suffix.h), finished on the candidate's state and restored through the
+// undo log, or finished on a full copy because the target could slide the window (the candidate's
+// tail plus the target beyond ~64 KB).
 struct DeflateRestoreCounts {
-    std::uint64_t undone, copied;
+    std::uint64_t replayed, undone, copied;
 };
 DeflateRestoreCounts deflate_restore_counts();
 

@@ -17,6 +17,8 @@
 
 #include "deflate_size.h"
 
+#include <stdlib.h>
+
 #if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L && !defined(__STDC_NO_THREADS__)
 #define ZIPSIFT_THREAD_LOCAL _Thread_local
 #else
@@ -162,4 +164,24 @@ void deflate_size_only_arm(z_streamp strm) {
 unsigned long deflate_size_only_disarm(void) {
     armed = (deflate_state*)0;
     return armed_size;
+}
+
+struct internal_state* deflate_size_scratch_new(int strategy) {
+    deflate_state* s = (deflate_state*)calloc(1, sizeof(deflate_state));
+    if (s == NULL) return NULL;
+    _tr_init(s); /* zlib's tree descriptors and an empty block */
+    s->strategy = strategy;
+    return s;
+}
+
+void deflate_size_scratch_free(struct internal_state* scratch) { free(scratch); }
+
+unsigned long deflate_size_scratch_block(struct internal_state* s, int bi_valid, unsigned long stored_len,
+                                         int stored_ok) {
+    int n;
+    for (n = 0; n < BL_CODES; n++) s->bl_tree[n].Freq = 0;
+    s->opt_len = s->static_len = 0;
+    s->bi_valid = bi_valid;
+    /* last_block_bytes only asks whether the block's bytes are still in the window. */
+    return last_block_bytes(s, stored_ok ? (charf*)s : (charf*)0, stored_len);
 }

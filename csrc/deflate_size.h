@@ -26,6 +26,18 @@ void deflate_size_only_arm(z_streamp strm);
  * been at Z_STREAM_END), or 0 when no last block was flushed while armed. */
 unsigned long deflate_size_only_disarm(void);
 
+/* A workspace to size a last block outside any stream (deflate_suffix.h): a deflate_state with
+ * zlib's tree descriptors, used for nothing else. NULL when out of memory. */
+struct internal_state* deflate_size_scratch_new(int strategy);
+void deflate_size_scratch_free(struct internal_state* scratch);
+
+/* The bytes a last block takes after bi_valid pending bits, as deflate_size_only_arm sizes it, for
+ * the literal/length and distance frequencies the caller put in scratch's dyn_ltree and dyn_dtree
+ * (everything else is reset here). stored_ok: the block's bytes are still in the window
+ * (block_start >= 0), so a stored block is possible. */
+unsigned long deflate_size_scratch_block(struct internal_state* scratch, int bi_valid, unsigned long stored_len,
+                                         int stored_ok);
+
 #ifdef __cplusplus
 }
 #endif

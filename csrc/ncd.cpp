@@ -1,6 +1,7 @@
 #include "ncd.h"
 
 #include <algorithm>
+#include <atomic>
 #include <stdexcept>
 #include <vector>
 
@@ -37,6 +38,26 @@ void run(std::size_t n, std::size_t grain, int threads,
     if (!parallel_for(n, grain, threads, body, keep_going)) throw Cancelled{};
 }
 
+// Indexes beyond this much memory are not made (those targets are paired without one: exact, slower).
+// Per byte of target the deflate index takes ~13 bytes, so this covers ~20 MB of target text.
+constexpr std::size_t kTargetIndexBudget = std::size_t{256} << 20;
+
+TargetIndexes index_targets(const Tape& ys, WorkerMeters& meters, int threads, const KeepGoing& keep_going) {
+    TargetIndexes indexes(ys.size());
+    std::atomic<std::size_t> used{0};
+    run(
+        ys.size(), 8, threads,
+        [&](int w, std::size_t begin, std::size_t end) {
+            for (std::size_t j = begin; j < end; ++j) {
+                if (used.load(std::memory_order_relaxed) >= kTargetIndexBudget) return;
+                indexes[j] = meters[w].index_target(ys.data(j), ys.length(j));
+                if (indexes[j]) used.fetch_add(indexes[j]->bytes(), std::memory_order_relaxed);
+            }
+        },
+        keep_going);
+    return indexes;
+}
+
 inline double ncd(std::int64_t c_xy, std::int64_t c_x, std::int64_t c_y) {
     std::int64_t lo = std::min(c_x, c_y), hi = std::max(c_x, c_y);
     return static_cast<double>(c_xy - lo) / static_cast<double>(hi);
@@ -65,6 +86,7 @@ void ncd_matrix(const Tape& a, const Tape& b, const CodecSpec& codec, int thread
     if (nb == 0) return;
     const std::size_t tasks_per_row = (nb + kTargetsPerTask - 1) / kTargetsPerTask;
     WorkerMeters meters(codec, threads);
+    const TargetIndexes indexes = index_targets(b, meters, threads, keep_going);
     run(
         a.size() * tasks_per_row, 1, threads,
         [&](int w, std::size_t begin, std::size_t end) {
@@ -72,7 +94,7 @@ void ncd_matrix(const Tape& a, const Tape& b, const CodecSpec& codec, int thread
             for (std::size_t t = begin; t < end; ++t) {
                 std::size_t i = t / tasks_per_row;
                 std::size_t j0 = (t % tasks_per_row) * kTargetsPerTask, j1 = std::min(nb, j0 + kTargetsPerTask);
-                meters[w].concat_sizes(a.data(i), a.length(i), b, j0, j1, c_ab);
+                meters[w].concat_sizes(a.data(i), a.length(i), b, j0, j1, c_ab, &indexes);
                 for (std::size_t j = j0; j < j1; ++j) out[i * nb + j] = ncd(c_ab[j - j0], c_a[i], c_b[j]);
             }
         },
@@ -84,6 +106,8 @@ TargetSet::TargetSet(Tape targets, const CodecSpec& codec, int threads, const Ke
     if (targets_.size() == 0)
         throw std::invalid_argument("targets is empty: alignment is a mean over the targets, so give at least one");
     compressed_sizes(targets_, codec_, threads, keep_going, sizes_.data());
+    WorkerMeters meters(codec_, threads);
+    indexes_ = index_targets(targets_, meters, threads, keep_going);
 }
 
 void TargetSet::alignment(const Tape& candidates, int threads, const KeepGoing& keep_going, double* out) const {
@@ -102,7 +126,7 @@ void TargetSet::alignment(const Tape& candidates, int threads, const KeepGoing& 
             for (std::size_t t = begin; t < end; ++t) {
                 std::size_t i = t / tasks_per_row;
                 std::size_t j0 = (t % tasks_per_row) * kTargetsPerTask, j1 = std::min(m, j0 + kTargetsPerTask);
-                meters[w].concat_sizes(candidates.data(i), candidates.length(i), targets_, j0, j1, c_xy);
+                meters[w].concat_sizes(candidates.data(i), candidates.length(i), targets_, j0, j1, c_xy, &indexes_);
                 double sum = 0.0;
                 for (std::size_t j = j0; j < j1; ++j) sum += ncd(c_xy[j - j0], c_x[i], sizes_[j]);
                 partial[t] = sum;

@@ -36,6 +36,7 @@ private:
     Tape targets_;
     CodecSpec codec_;
     std::vector<std::int64_t> sizes_;
+    TargetIndexes indexes_;  // made once, shared by every alignment() call
 };
 
 }  // namespace zipsift

@@ -78,9 +78,9 @@ void bind_ncd(py::module_& m) {
     });
     m.def("_deflate_restore_counts", [] {
         DeflateRestoreCounts c = deflate_restore_counts();
-        return py::dict(py::arg("undone") = c.undone, py::arg("copied") = c.copied);
-    }, "Pairs finished from a candidate's deflate state since the process started: restored by the undo "
-       "log, or on a full copy (the target could slide the window).");
+        return py::dict(py::arg("replayed") = c.replayed, py::arg("undone") = c.undone, py::arg("copied") = c.copied);
+    }, "Pairs since the process started: replayed from the target's index, finished on the candidate's deflate "
+       "state and restored by the undo log, or finished on a full copy (the target could slide the window).");
     m.def("_deflate_restore_mismatches", [](py::bytes x, py::handle ys, const std::string& codec, int level) {
         CodecSpec spec = make_codec_spec(codec, level);
         if (spec.kind == CodecKind::zstd) throw py::value_error("gzip or zlib only");
