@@ -142,23 +142,27 @@ public:
         // deflate's parse from the target's index (deflate_suffix.h), or finish the candidate's
         // state with the target and put it back (deflate_undo.h).
         start_candidate(x, nx);
-        const bool replay = indexes != nullptr && deflate_candidate_prepare(candidate_, &stream_, x, nx) == 1;
+        const bool replay = indexes != nullptr && prepare_replay(x, nx);
         for (std::size_t j = j0; j < j1; ++j) {
-            out[j - j0] = replay ? replayed_or_finished(ys, j, *indexes) : finish_with(ys.data(j), ys.length(j));
+            std::int64_t size = replay ? replayed((*indexes)[j].get()) : -1;
+            out[j - j0] = size >= 0 ? size : finish_with(ys.data(j), ys.length(j));
         }
     }
 
-    // C(x ⊕ y_j) by replaying the parse from y_j's index when the pair allows it, else finish_with.
-    std::int64_t replayed_or_finished(const Tape& ys, std::size_t j, const TargetIndexes& indexes) {
-        const auto* index = dynamic_cast<const DeflateTargetIndex*>(indexes[j].get());
-        if (index != nullptr) {
-            unsigned long raw = deflate_suffix_size(candidate_, index->target);
-            if (raw != 0) {
-                pairs_replayed.fetch_add(1, std::memory_order_relaxed);
-                return static_cast<std::int64_t>(raw) + wrapper_bytes_;
-            }
-        }
-        return finish_with(ys.data(j), ys.length(j));
+    // After start_candidate: lays out x's chains for replayed pairs; false when none can be.
+    bool prepare_replay(const std::uint8_t* x, std::size_t nx) {
+        return deflate_candidate_prepare(candidate_, &stream_, x, nx) == 1;
+    }
+
+    // C(x ⊕ y) replayed from y's index (after prepare_replay), or -1 when the pair needs zlib's
+    // own stream (no index, or the pair is outside what a replay covers).
+    std::int64_t replayed(const TargetIndex* index) {
+        const auto* deflate_index = dynamic_cast<const DeflateTargetIndex*>(index);
+        if (deflate_index == nullptr) return -1;
+        unsigned long raw = deflate_suffix_size(candidate_, deflate_index->target);
+        if (raw == 0) return -1;
+        pairs_replayed.fetch_add(1, std::memory_order_relaxed);
+        return static_cast<std::int64_t>(raw) + wrapper_bytes_;
     }
 
     // Compresses x and keeps its state to finish with suffixes. Its tail is parsed here, once,
@@ -341,12 +345,28 @@ std::uint64_t deflate_restore_mismatches(const CodecSpec& spec, const std::uint8
 DeflateCostSplit deflate_cost_split(const CodecSpec& spec, const Tape& xs, const Tape& ys) {
     DeflateMeter meter(spec, wrapper_bytes(spec));
     DeflateCostSplit split{};
+    auto t0 = std::chrono::steady_clock::now();
+    TargetIndexes indexes(ys.size());
+    for (std::size_t j = 0; j < ys.size(); ++j) indexes[j] = meter.index_target(ys.data(j), ys.length(j));
+    split.index_seconds = seconds_since(t0);
     meter.split = &split;
     for (std::size_t i = 0; i < xs.size(); ++i) {
-        auto t0 = std::chrono::steady_clock::now();
+        t0 = std::chrono::steady_clock::now();
         meter.start_candidate(xs.data(i), xs.length(i));
+        const bool replay = meter.prepare_replay(xs.data(i), xs.length(i));
         split.candidate_seconds += seconds_since(t0);
-        for (std::size_t j = 0; j < ys.size(); ++j) meter.finish_with(ys.data(j), ys.length(j));
+        for (std::size_t j = 0; j < ys.size(); ++j) {
+            if (replay) {
+                t0 = std::chrono::steady_clock::now();
+                std::int64_t size = meter.replayed(indexes[j].get());
+                if (size >= 0) {
+                    split.replay_seconds += seconds_since(t0);
+                    split.replayed += 1;
+                    continue;
+                }
+            }
+            meter.finish_with(ys.data(j), ys.length(j));
+        }
     }
     split.pairs = xs.size() * ys.size();
     return split;

@@ -7,6 +7,9 @@ wrapper bytes, as gzip.compress writes; spot-checked against gzip.compress itsel
 candidate's state after each target equals a deep copy (a few candidates per batch).
 
 Lengths are mostly short (the records ZIP-FIT scores) with a tail to 80 KB, beyond the window.
+A share of the batches (--low-entropy) maps the text onto a 4-letter alphabet or repeats one of its
+lines: hash chains then outlast zlib's chain budgets, and matches run to MAX_MATCH and across the
+candidate's end, which is where the replayed parse (deflate_suffix.h) has to stop as zlib stops.
 
     python fuzz/fuzz_deflate_restore.py --pairs 1000000 [--seed 0] [--report-every 50000]
 """
@@ -47,6 +50,13 @@ def random_lengths(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.where(kind < 0.80, short, np.where(kind < 0.97, medium, long)).astype(np.int64)
 
 
+def low_entropy(rng: np.random.Generator, text: bytes) -> bytes:
+    if rng.random() < 0.5:
+        return bytes(b"acgt"[b & 3] for b in text)
+    line = text[:int(rng.integers(1, 120))] or b"\n"
+    return (line * (len(text) // len(line) + 1))[:len(text)]
+
+
 def gzip_size(s: bytes, level: int) -> int:
     return len(zlib.compress(s, level, -15)) + 18
 
@@ -56,6 +66,7 @@ def main() -> int:
     ap.add_argument("--pairs", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--report-every", type=int, default=50_000)
+    ap.add_argument("--low-entropy", type=float, default=0.2, help="share of batches of low-entropy text")
     args = ap.parse_args()
     blob = corpus()
     rng = np.random.default_rng(args.seed)
@@ -68,6 +79,8 @@ def main() -> int:
         cut = lambda n: [blob[s:s + int(k)] for s, k in  # noqa: E731
                          zip(rng.integers(0, len(blob) - 80_001, n), random_lengths(rng, n))]
         xs, ys = cut(n_x), cut(n_y)
+        if rng.random() < args.low_entropy:
+            xs, ys = [low_entropy(rng, x) for x in xs], [low_entropy(rng, y) for y in ys]
         got = zipsift.ncd_matrix(xs, ys, "gzip", level, threads=int(rng.integers(1, 3)))
         cx = [gzip_size(x, level) for x in xs]
         cy = [gzip_size(y, level) for y in ys]

@@ -96,9 +96,10 @@ void bind_ncd(py::module_& m) {
         Tape tx = tape_from_texts(xs, "xs"), ty = tape_from_texts(ys, "ys");
         DeflateCostSplit c{};
         run_without_gil([&] { c = deflate_cost_split(spec, tx, ty); });
-        return py::dict(py::arg("candidate_seconds") = c.candidate_seconds, py::arg("restore_seconds") = c.restore_seconds,
+        return py::dict(py::arg("index_seconds") = c.index_seconds, py::arg("candidate_seconds") = c.candidate_seconds,
+                        py::arg("replay_seconds") = c.replay_seconds, py::arg("restore_seconds") = c.restore_seconds,
                         py::arg("suffix_seconds") = c.suffix_seconds, py::arg("copy_seconds") = c.copy_seconds,
-                        py::arg("pairs") = c.pairs, py::arg("copied") = c.copied);
+                        py::arg("pairs") = c.pairs, py::arg("replayed") = c.replayed, py::arg("copied") = c.copied);
     }, py::arg("xs"), py::arg("ys"), py::arg("level") = 9,
        "For benchmarks: one thread, every x against every y; seconds spent per stage.");
     m.def("compressed_sizes", &py_compressed_sizes, py::arg("texts"), py::arg("codec") = "gzip",
