@@ -121,3 +121,50 @@ def test_gzip9_cost_split(benchmark, workload, short_records, which):
         benchmark.extra_info[f"{stage} us"] = f"{split[f'{stage}_seconds'] / pairs * 1e6:.2f}"
     benchmark.extra_info["replayed pairs"] = split["replayed"]
     benchmark.extra_info["full copies"] = split["copied"]
+
+
+# Every codec of the ZIP-FIT reference, each against its own per-pair loop in pure Python (the
+# reference's call). brotli and lzma spend milliseconds per call whatever the input: a smaller grid.
+CODECS = [("gzip", 9), ("gzip", 6), ("gzip", 1), ("zlib", 9), ("zstd", 3), ("lz4", 0), ("lz4", 9),
+          ("brotli", 11), ("lzma", 6)]
+
+
+def reference_size(codec: str, level: int):
+    import zlib
+    if codec == "gzip":
+        return lambda s: len(gzip.compress(s, level, mtime=0))
+    if codec == "zlib":
+        return lambda s: len(zlib.compress(s, level))
+    if codec == "zstd":
+        zstd = pytest.importorskip("zstandard")
+        compressor = zstd.ZstdCompressor(level=level)
+        return lambda s: len(compressor.compress(s))
+    if codec == "lz4":
+        lz4_frame = pytest.importorskip("lz4.frame")
+        return lambda s: len(lz4_frame.compress(s, compression_level=level))
+    if codec == "brotli":
+        brotli = pytest.importorskip("brotli")
+        return lambda s: len(brotli.compress(s, quality=level))
+    import lzma
+    return lambda s: len(lzma.compress(s, preset=level))
+
+
+@pytest.mark.parametrize("how", ["python-baseline", "native-1", "native-2"])
+@pytest.mark.parametrize("codec,level", CODECS, ids=[f"{c}-{lv}" for c, lv in CODECS])
+def test_codec_table(benchmark, record_rate, workload, codec, level, how):
+    if codec not in zipsift.codecs():
+        pytest.skip(f"{codec} is not available in this build or environment")
+    candidates, targets = workload
+    if codec in ("brotli", "lzma"):
+        candidates, targets = candidates[:10], targets[:5]
+    benchmark.group = f"codec table: {codec} level {level}, {len(candidates)} x {len(targets)} stdlib functions"
+    if how == "python-baseline":
+        benchmark.name = f"python {codec} loop (baseline)"
+        benchmark.pedantic(python_alignment, args=(candidates, targets, reference_size(codec, level)), rounds=3,
+                           iterations=1)
+    else:
+        threads = 1 if how == "native-1" else 2
+        benchmark.name = f"zipsift {codec}, {threads} thread{'s' if threads > 1 else ''}"
+        benchmark.pedantic(zipsift.alignment, args=(candidates, targets),
+                           kwargs={"codec": codec, "level": level, "threads": threads}, rounds=3, iterations=1)
+    record_rate("pairs/s", len(candidates) * len(targets))
