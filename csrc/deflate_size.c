@@ -44,16 +44,28 @@ static heap_entry packed(const ct_data* tree, const deflate_state* s, int node) 
     return ((heap_entry)tree[node].Freq << 8 | s->depth[node]) << NODE_BITS | (unsigned)node;
 }
 
-static void heap_down(heap_entry* heap, int len, int k) {
+/* Past the last entry the heap holds HEAP_END, larger than any entry: a missing son is never the
+ * smaller one and v never sinks below it, so heap_down needs no bounds check. The array is sized
+ * for the sons of its last entry. */
+#define HEAP_END (~(heap_entry)0)
+#define HEAP_CAP (2 * HEAP_SIZE + 2)
+
+static void heap_end_after(heap_entry* heap, int len) {
+    int n;
+    for (n = len + 1; n <= 2 * len + 1; n++) heap[n] = HEAP_END;
+}
+
+/* zlib's pqdownheap: v sinks along the smaller sons (the right one on ties, as zlib's
+ * `smaller(heap[j+1], heap[j])` picks it; chosen without a branch, which son wins is
+ * data-dependent) until it is smaller than both, in zlib's sense. */
+static void heap_down(heap_entry* heap, int k) {
     const heap_entry v = heap[k];
-    int j = k << 1;
-    while (j <= len) {
-        /* The smaller son, without a branch (which son wins is data-dependent, hard to predict). */
-        j += (j < len) & (heap[j + 1] <= (heap[j] | NODE_MASK));
+    for (;;) {
+        int j = k << 1;
+        j += heap[j + 1] <= (heap[j] | NODE_MASK);
         if (v <= (heap[j] | NODE_MASK)) break;
         heap[k] = heap[j];
         k = j;
-        j <<= 1;
     }
     heap[k] = v;
 }
@@ -66,7 +78,7 @@ static void size_build_tree(deflate_state* s, tree_desc* desc) {
     const ct_data* stree = desc->stat_desc->static_tree;
     const int elems = desc->stat_desc->elems;
     int n, m, node, max_code = -1, len = 0;
-    heap_entry heap[HEAP_SIZE];
+    heap_entry heap[HEAP_CAP];
 
     s->heap_max = HEAP_SIZE;
     for (n = 0; n < elems; n++) {
@@ -89,13 +101,15 @@ static void size_build_tree(deflate_state* s, tree_desc* desc) {
     }
     desc->max_code = max_code;
 
-    for (n = len / 2; n >= 1; n--) heap_down(heap, len, n);
+    heap_end_after(heap, len);
+    for (n = len / 2; n >= 1; n--) heap_down(heap, n);
 
     node = elems;
     do {
         n = (int)(heap[SMALLEST] & NODE_MASK);
-        heap[SMALLEST] = heap[len--];
-        heap_down(heap, len, SMALLEST);
+        heap[SMALLEST] = heap[len];
+        heap[len--] = HEAP_END;
+        heap_down(heap, SMALLEST);
         m = (int)(heap[SMALLEST] & NODE_MASK);
 
         s->heap[--(s->heap_max)] = n;
@@ -106,7 +120,7 @@ static void size_build_tree(deflate_state* s, tree_desc* desc) {
         tree[n].Dad = tree[m].Dad = (ush)node;
 
         heap[SMALLEST] = packed(tree, s, node++);
-        heap_down(heap, len, SMALLEST);
+        heap_down(heap, SMALLEST);
     } while (len >= 2);
 
     s->heap[--(s->heap_max)] = (int)(heap[SMALLEST] & NODE_MASK);
