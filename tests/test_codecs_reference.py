@@ -103,3 +103,23 @@ def test_bad_inputs_are_refused_as_the_native_codecs_refuse_them():
         zipsift.compressed_sizes(["abc"], "lz4", threads=-1)
     with pytest.raises(ValueError, match="targets is empty"):
         zipsift.TargetSet([], "lz4")
+
+
+def test_lz4_fast_levels_stay_on_one_thread_and_slower_calls_use_the_pool(stdlib_functions, monkeypatch):
+    # An lz4 fast-level call takes microseconds: the GIL-held loop around it is most of the work,
+    # so a thread pool only adds contention. HC levels and brotli/lzma calls are long enough to share.
+    pools = []
+    real_pool = pycodecs.ThreadPoolExecutor
+
+    def counting_pool(workers):
+        pools.append(workers)
+        return real_pool(workers)
+
+    monkeypatch.setattr(pycodecs, "ThreadPoolExecutor", counting_pool)
+    xs, ys = stdlib_functions[:6], stdlib_functions[-3:]
+    fast = zipsift.alignment(xs, ys, "lz4", 0, threads=2)
+    assert pools == [] and np.array_equal(fast, zipsift.alignment(xs, ys, "lz4", 0, threads=1))
+    zipsift.alignment(xs, ys, "lz4", 9, threads=2)
+    assert pools and set(pools) == {2}
+    with pytest.raises(ValueError, match="threads must be >= 0"):
+        zipsift.alignment(xs, ys, "lz4", 0, threads=-1)

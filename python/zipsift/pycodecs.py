@@ -18,7 +18,10 @@ on the library version (the lz4 and brotli wheels bundle their own copies, which
 system's); calling the very functions makes them equal on every machine. The cost is in the
 libraries, not in Python: brotli's and lzma's encoders cost milliseconds per call to set up (brotli
 at quality 11, lzma's 8 MB dictionary at preset 6) whatever the input, and one lz4 frame call is a
-few microseconds. The calls release the GIL, so ``threads`` runs candidates on a thread pool.
+few microseconds. The calls release the GIL, so ``threads`` runs candidates on a thread pool,
+except for lz4's fast levels (0-2): a call there is so short that the loop around it, which holds
+the GIL, is most of the work, and threads only contend for it (2 threads ran at 0.4x of one on
+bench_zipfit's workload), so those run on one thread whatever ``threads`` says.
 lz4 and brotli are optional extras (``pip install "zipsift[lz4,brotli]"``); lzma is CPython's.
 """
 from __future__ import annotations
@@ -121,6 +124,16 @@ def _workers(threads: int) -> int:
     return int(threads)
 
 
+# Below this level an lz4 call takes a few microseconds: threads cannot beat the GIL-held loop.
+_LZ4_FAST_LEVELS = 3
+
+
+def _threads_for(codec: str, level: int, threads: int) -> int:
+    """threads, checked; 1 for the codecs whose calls are too short to share out."""
+    _workers(threads)
+    return 1 if codec == "lz4" and level < _LZ4_FAST_LEVELS else threads
+
+
 def _map(fn, items: list, threads: int) -> list:
     workers = min(_workers(threads), max(1, len(items)))
     if workers == 1:
@@ -132,7 +145,7 @@ def _map(fn, items: list, threads: int) -> list:
 def compressed_sizes(texts: Iterable, codec: str, level: int, threads: int = 0) -> np.ndarray:
     """C(s) for every text: int64 array of shape (n,)."""
     size = size_function(codec, level)
-    return np.array(_map(size, _as_bytes(texts, "texts"), threads), dtype=np.int64)
+    return np.array(_map(size, _as_bytes(texts, "texts"), _threads_for(codec, level, threads)), dtype=np.int64)
 
 
 def _ncd_row(size, x: bytes, cx: int, ys: List[bytes], cys: List[int]) -> List[float]:
@@ -147,6 +160,7 @@ def ncd_matrix(a: Iterable, b: Iterable, codec: str, level: int, threads: int = 
     """float64 array of shape (len(a), len(b)): NCD(a_i, b_j), candidate first, no separator."""
     size = size_function(codec, level)
     xs, ys = _as_bytes(a, "a"), _as_bytes(b, "b")
+    threads = _threads_for(codec, level, threads)
     cys = _map(size, ys, threads)
     rows = _map(lambda x: _ncd_row(size, x, size(x), ys, cys), xs, threads)
     return np.array(rows, dtype=np.float64).reshape(len(xs), len(ys))
@@ -161,7 +175,7 @@ class PythonTargetSet:
         self._targets = _as_bytes(targets, "targets")
         if not self._targets:
             raise ValueError("targets is empty: alignment is a mean over the targets, so give at least one")
-        self._sizes = _map(self._size, self._targets, threads)
+        self._sizes = _map(self._size, self._targets, _threads_for(codec, level, threads))
         self.codec, self.level = codec, int(level)
 
     def __len__(self) -> int:
@@ -175,4 +189,4 @@ class PythonTargetSet:
         def score(x: bytes) -> float:
             return 1.0 - sum(_ncd_row(self._size, x, self._size(x), self._targets, self._sizes)) / len(self._targets)
 
-        return np.array(_map(score, xs, threads), dtype=np.float64)
+        return np.array(_map(score, xs, _threads_for(self.codec, self.level, threads)), dtype=np.float64)
