@@ -24,13 +24,18 @@ struct deflate_target {
     unsigned ny;
     unsigned max_chain, good, nice, hash_shift, hash_mask; /* the configuration it was built for */
     unsigned char* y;                                       /* ny bytes, then PAD zeros */
-    /* For each position p that is inserted (p + MIN_MATCH <= ny): */
-    ush* hash;   /* its hash */
-    ush* count;  /* earlier positions of y in its chain (at most max_chain), or NONE when y decides */
-    ush* len[2]; /* longest_match's best length over them from prev_length = MIN_MATCH - 1, under the
-                  * budget max_chain ([0]) and max_chain >> 2 ([1]); MIN_MATCH - 1 when none is longer */
-    ush* pos[2]; /* and where it starts in y */
+    struct target_position* at;                             /* per position p inserted (p + MIN_MATCH <= ny) */
     size_t bytes;
+};
+
+/* What a search from a position of y finds in y's part of its chain (one record: a replayed search
+ * reads all of it). */
+struct target_position {
+    ush hash;   /* the position's hash */
+    ush count;  /* earlier positions of y in its chain (at most max_chain), or NONE when y decides */
+    ush len[2]; /* longest_match's best length over them from prev_length = MIN_MATCH - 1, under the
+                 * budget max_chain ([0]) and max_chain >> 2 ([1]); MIN_MATCH - 1 when none is longer */
+    ush pos[2]; /* and where it starts in y */
 };
 
 struct deflate_candidate {
@@ -95,7 +100,7 @@ static int lazy_default(const deflate_state* s) { return s->level >= 4 && s->lev
 void deflate_target_free(deflate_target* t) {
     if (t == NULL) return;
     free(t->y);
-    free(t->hash);
+    free(t->at);
     free(t);
 }
 
@@ -116,19 +121,16 @@ deflate_target* deflate_target_new(z_streamp strm, const unsigned char* y, size_
     t->hash_shift = s->hash_shift, t->hash_mask = s->hash_mask;
     n = ny >= MIN_MATCH ? ny - MIN_MATCH + 1 : 0;
     t->y = (unsigned char*)calloc(ny + PAD, 1);
-    t->hash = (ush*)malloc((6 * n + 1) * sizeof(ush));
+    t->at = (struct target_position*)malloc((n + 1) * sizeof(struct target_position));
     head = (ush*)malloc(((size_t)s->hash_mask + 1) * sizeof(ush));
     older = (ush*)malloc((n + 1) * sizeof(ush));
-    if (t->y == NULL || t->hash == NULL || head == NULL || older == NULL) {
+    if (t->y == NULL || t->at == NULL || head == NULL || older == NULL) {
         free(head);
         free(older);
         deflate_target_free(t);
         return NULL;
     }
-    t->count = t->hash + n;
-    t->len[0] = t->count + n, t->len[1] = t->len[0] + n;
-    t->pos[0] = t->len[1] + n, t->pos[1] = t->pos[0] + n;
-    t->bytes = sizeof(*t) + ny + PAD + 6 * n * sizeof(ush);
+    t->bytes = sizeof(*t) + ny + PAD + (n + 1) * sizeof(struct target_position);
     if (ny) memcpy(t->y, y, ny);
     memset(head, 0xff, ((size_t)s->hash_mask + 1) * sizeof(ush));
 
@@ -140,12 +142,13 @@ deflate_target* deflate_target_new(z_streamp strm, const unsigned char* y, size_
         const unsigned max = MAX_MATCH < lookahead ? MAX_MATCH : lookahead;
         unsigned best = MIN_MATCH - 1, where = NONE, seen = 0, q;
         int snapped = 0, decided = 0;
-        t->hash[p] = (ush)h;
+        struct target_position* at = t->at + p;
+        at->hash = (ush)h;
         /* longest_match over y's part of the chain, newest first, under budget b0; the state after
          * b1 entries is the result under b1. */
         for (q = head[h]; q != NONE; q = older[q]) {
             if (seen == b1) {
-                t->len[1][p] = (ush)best, t->pos[1][p] = (ush)where;
+                at->len[1] = (ush)best, at->pos[1] = (ush)where;
                 snapped = 1;
             }
             if (seen == b0) break;
@@ -162,9 +165,9 @@ deflate_target* deflate_target_new(z_streamp strm, const unsigned char* y, size_
                 }
             }
         }
-        t->len[0][p] = (ush)best, t->pos[0][p] = (ush)where;
-        if (!snapped) t->len[1][p] = (ush)best, t->pos[1][p] = (ush)where;
-        t->count[p] = (ush)(decided ? NONE : seen);
+        at->len[0] = (ush)best, at->pos[0] = (ush)where;
+        if (!snapped) at->len[1] = (ush)best, at->pos[1] = (ush)where;
+        at->count = (ush)(decided ? NONE : seen);
         older[p] = head[h];
         head[h] = (ush)p;
     }
@@ -350,8 +353,9 @@ unsigned long deflate_suffix_size(deflate_candidate* c, const deflate_target* t)
             /* The chain of p: y's earlier positions (from the target), then the candidate's side. */
             const int in_y = p >= nx;
             const unsigned i = p - nx;
-            const unsigned h = in_y ? t->hash[i] : hash3(win + p, c->hash_shift, c->hash_mask);
-            const unsigned ycount = in_y ? t->count[i] : 0;
+            const struct target_position* at = in_y ? t->at + i : NULL;
+            const unsigned h = in_y ? at->hash : hash3(win + p, c->hash_shift, c->hash_mask);
+            const unsigned ycount = in_y ? at->count : 0;
             if (ycount != 0 || chain_nonempty(c, p, h, edge, edge_hash)) {
                 const int k = prev_length >= c->good;
                 unsigned budget = k ? c->max_chain >> 2 : c->max_chain;
@@ -360,7 +364,7 @@ unsigned long deflate_suffix_size(deflate_candidate* c, const deflate_target* t)
                 unsigned best = prev_length, start = NONE;
                 int decided = 0;
                 if (in_y) {
-                    if (t->len[k][i] > best) best = t->len[k][i], start = nx + t->pos[k][i];
+                    if (at->len[k] > best) best = at->len[k], start = nx + at->pos[k];
                     if (ycount >= budget) decided = 1; /* NONE: y reached nice */
                     else budget -= ycount;
                 }
