@@ -263,46 +263,40 @@ int deflate_candidate_prepare(deflate_candidate* c, z_streamp strm, const unsign
     return 1;
 }
 
+/* One entry e of longest_match's walk for the string at scan: a match longer than *best replaces
+ * it. Returns 1 when the search ends here: a match reached nice, no entry can be longer, or the
+ * chain budget is spent. */
+static inline int examine(const unsigned char* win, unsigned e, const unsigned char* scan, unsigned* budget,
+                          unsigned* best, unsigned* start, unsigned nice, unsigned max) {
+    if (*best >= max) return 1;
+    if (win[e + *best] == scan[*best]) { /* else it cannot be longer than best */
+        const unsigned len = common_prefix(win + e, scan, max);
+        if (len > *best) {
+            *best = len, *start = e;
+            if (len >= nice) return 1;
+        }
+    }
+    return --*budget == 0;
+}
+
 /* One search of deflate_slow (longest_match from hash_head), continued over the candidate's side
  * of the chain: first x's last two positions (their hashes read y, so they are per pair) when
- * they are in this chain and before p, then x's own chain from its first position below p. Entries
- * are examined while *budget lasts; a longer match than *best replaces it; reaching nice ends the
- * search (returns 1). */
-static inline int walk_candidate(const deflate_candidate* c, const unsigned char* win, unsigned p, unsigned h,
-                                 const unsigned* edge, const unsigned* edge_hash, unsigned* budget, unsigned* best,
-                                 unsigned* start, unsigned nice, unsigned max) {
+ * they are in this chain and before p, then x's own chain from its first position below p. */
+static inline void walk_candidate(const deflate_candidate* c, const unsigned char* win, unsigned p, unsigned h,
+                                  const unsigned* edge, const unsigned* edge_hash, unsigned budget, unsigned* best,
+                                  unsigned* start, unsigned nice, unsigned max) {
     const unsigned char* scan = win + p;
     int i;
     for (i = 0; i < 2; i++) {
-        const unsigned e = edge[i];
-        if (e == 0 || e >= p || edge_hash[i] != h) continue;
-        if (*best >= max) return 1;
-        if (win[e + *best] == scan[*best]) {
-            const unsigned len = common_prefix(win + e, scan, max);
-            if (len > *best) {
-                *best = len, *start = e;
-                if (len >= nice) return 1;
-            }
-        }
-        if (--*budget == 0) return 1;
+        if (edge[i] == 0 || edge[i] >= p || edge_hash[i] != h) continue;
+        if (examine(win, edge[i], scan, &budget, best, start, nice, max)) return;
     }
     if (c->top[h] != 0) {
         const ush* chain = c->chains + (c->top[h] & ~LAID);
-        unsigned e;
-        while ((e = *chain) >= p) chain++; /* positions not inserted yet (a search inside x's tail) */
-        for (; e != 0; e = *++chain) {
-            if (*best >= max) return 1;
-            if (win[e + *best] == scan[*best]) {
-                const unsigned len = common_prefix(win + e, scan, max);
-                if (len > *best) {
-                    *best = len, *start = e;
-                    if (len >= nice) return 1;
-                }
-            }
-            if (--*budget == 0) return 1;
-        }
+        while (*chain >= p) chain++; /* positions not inserted yet (a search inside x's tail) */
+        for (; *chain != 0; chain++)
+            if (examine(win, *chain, scan, &budget, best, start, nice, max)) return;
     }
-    return 0;
 }
 
 /* Whether the chain of p has an entry at all (zlib's hash_head != NIL). */
@@ -368,7 +362,7 @@ unsigned long deflate_suffix_size(deflate_candidate* c, const deflate_target* t)
                     if (ycount >= budget) decided = 1; /* NONE: y reached nice */
                     else budget -= ycount;
                 }
-                if (!decided) walk_candidate(c, win, p, h, edge, edge_hash, &budget, &best, &start, nice, max);
+                if (!decided) walk_candidate(c, win, p, h, edge, edge_hash, budget, &best, &start, nice, max);
                 if (start != NONE) {
                     match_length = best, match_start = start;
                     if (match_length == MIN_MATCH && p - match_start > TOO_FAR) match_length = MIN_MATCH - 1;
