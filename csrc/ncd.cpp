@@ -19,23 +19,10 @@ constexpr std::size_t kSizesPerChunk = 32;
 constexpr std::size_t kTargetsPerTask = 32;
 
 // One leased meter per worker, taken on first use.
-class WorkerMeters {
-public:
-    WorkerMeters(const CodecSpec& spec, int threads) : spec_(spec), leases_(resolve_threads(threads)) {}
-    SizeMeter& operator[](int worker) {
-        auto& lease = leases_[worker];
-        if (!lease) lease = borrow_size_meter(spec_);
-        return *lease;
-    }
+using WorkerMeters = PerWorker<SizeMeter, MeterLease>;
 
-private:
-    CodecSpec spec_;
-    std::vector<MeterLease> leases_;
-};
-
-void run(std::size_t n, std::size_t grain, int threads,
-         const std::function<void(int, std::size_t, std::size_t)>& body, const KeepGoing& keep_going) {
-    if (!parallel_for(n, grain, threads, body, keep_going)) throw Cancelled{};
+WorkerMeters worker_meters(const CodecSpec& spec, int threads) {
+    return WorkerMeters(threads, [spec] { return borrow_size_meter(spec); });
 }
 
 // Indexes beyond this much memory are not made (those targets are paired without one: exact, slower).
@@ -45,8 +32,8 @@ constexpr std::size_t kTargetIndexBudget = std::size_t{256} << 20;
 TargetIndexes index_targets(const Tape& ys, WorkerMeters& meters, int threads, const KeepGoing& keep_going) {
     TargetIndexes indexes(ys.size());
     std::atomic<std::size_t> used{0};
-    run(
-        ys.size(), 8, threads,
+    run_parallel(
+        ys.size(), 1, threads,
         [&](int w, std::size_t begin, std::size_t end) {
             for (std::size_t j = begin; j < end; ++j) {
                 if (used.load(std::memory_order_relaxed) >= kTargetIndexBudget) return;
@@ -67,8 +54,8 @@ inline double ncd(std::int64_t c_xy, std::int64_t c_x, std::int64_t c_y) {
 
 void compressed_sizes(const Tape& texts, const CodecSpec& codec, int threads, const KeepGoing& keep_going,
                       std::int64_t* out) {
-    WorkerMeters meters(codec, threads);
-    run(
+    WorkerMeters meters = worker_meters(codec, threads);
+    run_parallel(
         texts.size(), kSizesPerChunk, threads,
         [&](int w, std::size_t begin, std::size_t end) {
             SizeMeter& meter = meters[w];
@@ -85,9 +72,9 @@ void ncd_matrix(const Tape& a, const Tape& b, const CodecSpec& codec, int thread
     const std::size_t nb = b.size();
     if (nb == 0) return;
     const std::size_t tasks_per_row = (nb + kTargetsPerTask - 1) / kTargetsPerTask;
-    WorkerMeters meters(codec, threads);
+    WorkerMeters meters = worker_meters(codec, threads);
     const TargetIndexes indexes = index_targets(b, meters, threads, keep_going);
-    run(
+    run_parallel(
         a.size() * tasks_per_row, 1, threads,
         [&](int w, std::size_t begin, std::size_t end) {
             std::int64_t c_ab[kTargetsPerTask];
@@ -106,7 +93,7 @@ TargetSet::TargetSet(Tape targets, const CodecSpec& codec, int threads, const Ke
     if (targets_.size() == 0)
         throw std::invalid_argument("targets is empty: alignment is a mean over the targets, so give at least one");
     compressed_sizes(targets_, codec_, threads, keep_going, sizes_.data());
-    WorkerMeters meters(codec_, threads);
+    WorkerMeters meters = worker_meters(codec_, threads);
     indexes_ = index_targets(targets_, meters, threads, keep_going);
 }
 
@@ -118,8 +105,8 @@ void TargetSet::alignment(const Tape& candidates, int threads, const KeepGoing& 
 
     const std::size_t tasks_per_row = (m + kTargetsPerTask - 1) / kTargetsPerTask;
     std::vector<double> partial(n * tasks_per_row);
-    WorkerMeters meters(codec_, threads);
-    run(
+    WorkerMeters meters = worker_meters(codec_, threads);
+    run_parallel(
         n * tasks_per_row, 1, threads,
         [&](int w, std::size_t begin, std::size_t end) {
             std::int64_t c_xy[kTargetsPerTask];

@@ -80,11 +80,12 @@ void run_parallel(std::size_t n, std::size_t grain, int threads,
 
 // State each worker of a parallel_for owns (a compressor context, a meter, buffers), made on the
 // worker's first chunk by `make` and reused for every later chunk: `per_worker[w]` inside the body.
-// Sized for resolve_threads(threads) workers; a worker that gets no chunk makes nothing.
-template <class T>
+// Sized for resolve_threads(threads) workers; a worker that gets no chunk makes nothing. Holder
+// owns one item (a unique_ptr, or a lease that gives the item back to a pool).
+template <class T, class Holder = std::unique_ptr<T>>
 class PerWorker {
 public:
-    PerWorker(int threads, std::function<std::unique_ptr<T>()> make)
+    PerWorker(int threads, std::function<Holder()> make)
         : make_(std::move(make)), items_(static_cast<std::size_t>(resolve_threads(threads))) {}
     T& operator[](int worker) {
         auto& item = items_[static_cast<std::size_t>(worker)];
@@ -93,8 +94,8 @@ public:
     }
 
 private:
-    std::function<std::unique_ptr<T>()> make_;
-    std::vector<std::unique_ptr<T>> items_;
+    std::function<Holder()> make_;
+    std::vector<Holder> items_;
 };
 
 // True on a worker thread of a parallel_for that is being cancelled (Ctrl-C, or another worker
