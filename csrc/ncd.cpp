@@ -25,6 +25,11 @@ WorkerMeters worker_meters(const CodecSpec& spec, int threads) {
     return WorkerMeters(threads, [spec] { return borrow_size_meter(spec); });
 }
 
+// Indexing a target costs about what replaying it against a few candidates saves (deflate: ~100 ns
+// per target byte to index, ~8 µs saved per pair of ~600-byte texts), so targets are indexed only
+// for batches of at least this many candidates.
+constexpr std::size_t kCandidatesWorthIndexing = 8;
+
 // Indexes beyond this much memory are not made (those targets are paired without one: exact, slower).
 // Per byte of target the deflate index takes ~13 bytes, so this covers ~20 MB of target text.
 constexpr std::size_t kTargetIndexBudget = std::size_t{256} << 20;
@@ -73,7 +78,8 @@ void ncd_matrix(const Tape& a, const Tape& b, const CodecSpec& codec, int thread
     if (nb == 0) return;
     const std::size_t tasks_per_row = (nb + kTargetsPerTask - 1) / kTargetsPerTask;
     WorkerMeters meters = worker_meters(codec, threads);
-    const TargetIndexes indexes = index_targets(b, meters, threads, keep_going);
+    const TargetIndexes indexes =
+        a.size() >= kCandidatesWorthIndexing ? index_targets(b, meters, threads, keep_going) : TargetIndexes{};
     run_parallel(
         a.size() * tasks_per_row, 1, threads,
         [&](int w, std::size_t begin, std::size_t end) {
@@ -81,7 +87,7 @@ void ncd_matrix(const Tape& a, const Tape& b, const CodecSpec& codec, int thread
             for (std::size_t t = begin; t < end; ++t) {
                 std::size_t i = t / tasks_per_row;
                 std::size_t j0 = (t % tasks_per_row) * kTargetsPerTask, j1 = std::min(nb, j0 + kTargetsPerTask);
-                meters[w].concat_sizes(a.data(i), a.length(i), b, j0, j1, c_ab, &indexes);
+                meters[w].concat_sizes(a.data(i), a.length(i), b, j0, j1, c_ab, indexes.empty() ? nullptr : &indexes);
                 for (std::size_t j = j0; j < j1; ++j) out[i * nb + j] = ncd(c_ab[j - j0], c_a[i], c_b[j]);
             }
         },
@@ -93,8 +99,16 @@ TargetSet::TargetSet(Tape targets, const CodecSpec& codec, int threads, const Ke
     if (targets_.size() == 0)
         throw std::invalid_argument("targets is empty: alignment is a mean over the targets, so give at least one");
     compressed_sizes(targets_, codec_, threads, keep_going, sizes_.data());
-    WorkerMeters meters = worker_meters(codec_, threads);
-    indexes_ = index_targets(targets_, meters, threads, keep_going);
+}
+
+const TargetIndexes* TargetSet::indexes_for(std::size_t candidates, int threads, const KeepGoing& keep_going) const {
+    std::lock_guard<std::mutex> lock(index_mutex_);
+    if (!indexed_ && candidates >= kCandidatesWorthIndexing) {
+        WorkerMeters meters = worker_meters(codec_, threads);
+        indexes_ = index_targets(targets_, meters, threads, keep_going);
+        indexed_ = true;
+    }
+    return indexed_ ? &indexes_ : nullptr;
 }
 
 void TargetSet::alignment(const Tape& candidates, int threads, const KeepGoing& keep_going, double* out) const {
@@ -102,6 +116,7 @@ void TargetSet::alignment(const Tape& candidates, int threads, const KeepGoing& 
     if (n == 0) return;
     std::vector<std::int64_t> c_x(n);
     compressed_sizes(candidates, codec_, threads, keep_going, c_x.data());
+    const TargetIndexes* indexes = indexes_for(n, threads, keep_going);
 
     const std::size_t tasks_per_row = (m + kTargetsPerTask - 1) / kTargetsPerTask;
     std::vector<double> partial(n * tasks_per_row);
@@ -113,7 +128,7 @@ void TargetSet::alignment(const Tape& candidates, int threads, const KeepGoing& 
             for (std::size_t t = begin; t < end; ++t) {
                 std::size_t i = t / tasks_per_row;
                 std::size_t j0 = (t % tasks_per_row) * kTargetsPerTask, j1 = std::min(m, j0 + kTargetsPerTask);
-                meters[w].concat_sizes(candidates.data(i), candidates.length(i), targets_, j0, j1, c_xy, &indexes_);
+                meters[w].concat_sizes(candidates.data(i), candidates.length(i), targets_, j0, j1, c_xy, indexes);
                 double sum = 0.0;
                 for (std::size_t j = j0; j < j1; ++j) sum += ncd(c_xy[j - j0], c_x[i], sizes_[j]);
                 partial[t] = sum;

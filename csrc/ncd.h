@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
 
 #include "codec.h"
 #include "parallel.h"
@@ -33,10 +34,16 @@ public:
     void alignment(const Tape& candidates, int threads, const KeepGoing& keep_going, double* out) const;
 
 private:
+    // The targets' indexes (codec.h), made by the first call with enough candidates to pay for
+    // them and shared by every later call; null before.
+    const TargetIndexes* indexes_for(std::size_t candidates, int threads, const KeepGoing& keep_going) const;
+
     Tape targets_;
     CodecSpec codec_;
     std::vector<std::int64_t> sizes_;
-    TargetIndexes indexes_;  // made once, shared by every alignment() call
+    mutable std::mutex index_mutex_;
+    mutable bool indexed_ = false;
+    mutable TargetIndexes indexes_;
 };
 
 }  // namespace zipsift

@@ -75,7 +75,9 @@ def main() -> int:
     t0 = time.time()
     while done < args.pairs:
         level = int(rng.integers(1, 10))
-        n_x, n_y = int(rng.integers(1, 12)), int(rng.integers(1, 48))
+        # Batches of 8 candidates or more replay the pairs from target indexes; smaller ones take
+        # the undo log (ncd.cpp): both are drawn.
+        n_x, n_y = int(rng.integers(1, 24)), int(rng.integers(1, 48))
         cut = lambda n: [blob[s:s + int(k)] for s, k in  # noqa: E731
                          zip(rng.integers(0, len(blob) - 80_001, n), random_lengths(rng, n))]
         xs, ys = cut(n_x), cut(n_y)

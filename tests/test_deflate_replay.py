@@ -17,6 +17,8 @@ from zipsift import _core
 
 LAZY_LEVELS = range(4, 10)
 MAX_DIST = 32768 - 262  # zlib's farthest match: x ⊕ y up to this length is replayed
+# Targets are indexed for batches of at least this many candidates (fewer take the undo log).
+BATCH = 8
 
 
 def size(s: bytes, level: int) -> int:
@@ -46,6 +48,11 @@ def functions(stdlib_functions) -> list:
     return [f.encode() for f in stdlib_functions]
 
 
+def batch_of(xs: list, filler: list) -> list:
+    """xs, then texts of filler up to a batch whose targets get indexed."""
+    return xs + filler[:max(0, BATCH - len(xs))]
+
+
 @pytest.mark.parametrize("level", LAZY_LEVELS)
 def test_short_records_are_replayed_and_equal_cpython_gzip(functions, level):
     xs, ys = functions[:12], functions[-20:] + [b"", b"x", b"ab", b"abc"]
@@ -60,7 +67,8 @@ def test_low_entropy_text_exhausts_the_chain_budgets_exactly(stdlib_files, level
     # chain alone outlasts max_chain >> 2 (and at levels 4-7 max_chain), so searches stop on the
     # budget inside y's part, across it into x's part, and on nice_match.
     blob = four_letters(b"".join(stdlib_files)[:40000])
-    xs = [blob[:n] for n in (5, 300, 2000, 9000)] + [blob[20000:26000]]
+    xs = [blob[:n] for n in (5, 300, 2000, 9000)] + [blob[20000:26000], blob[27000:27100], blob[9000:9500],
+                                                     blob[500:3500]]
     ys = [blob[30000:30000 + n] for n in (1, 4, 100, 1500, 6000)] + [blob[:700]]
     got, counts = counted(lambda: zipsift.ncd_matrix(xs, ys, "gzip", level, threads=1))
     assert np.array_equal(got, ncd_table(xs, ys, level))
@@ -83,7 +91,7 @@ def test_far_candidates_keep_the_too_far_rule(stdlib_files, level):
     # Candidates of 5-30 KB: 3-byte matches into their start are more than 4,096 bytes away and
     # zlib drops them (TOO_FAR); longer ones are kept.
     text = b"".join(stdlib_files[11:])
-    xs = [text[:5000], text[1000:13000], text[:30000]]
+    xs = batch_of([text[:5000], text[1000:13000], text[:30000]], [text[k:k + 4500] for k in range(0, 90000, 9000)])
     ys = [text[200:260], text[40000:40400], text[100:2400]]
     got, counts = counted(lambda: zipsift.ncd_matrix(xs, ys, "gzip", level, threads=1))
     assert np.array_equal(got, ncd_table(xs, ys, level))
@@ -94,26 +102,39 @@ def test_pairs_past_the_replay_limits_fall_back_and_stay_exact(stdlib_files):
     text = b"".join(stdlib_files)
     # x ⊕ y of exactly MAX_DIST bytes is replayed; one byte more is not (chain limits and window
     # slides would apply).
-    x = text[:MAX_DIST - 500]
+    filler = [text[k:k + 300] for k in range(70000, 80000, 1000)]
+    xs = batch_of([text[:MAX_DIST - 500]], filler)
     ys = [text[50000:50500], text[50000:50501]]
-    got, counts = counted(lambda: zipsift.ncd_matrix([x], ys, "gzip", 9, threads=1))
-    assert np.array_equal(got, ncd_table([x], ys, 9))
-    assert counts == {"replayed": 1, "undone": 1, "copied": 0}
+    got, counts = counted(lambda: zipsift.ncd_matrix(xs, ys, "gzip", 9, threads=1))
+    assert np.array_equal(got, ncd_table(xs, ys, 9))
+    assert counts == {"replayed": 2 * BATCH - 1, "undone": 1, "copied": 0}
     # An incompressible candidate fills most of zlib's 16,383-symbol block: a target that could
     # fill the rest ends a block mid-pair and is finished on zlib's stream instead.
-    noise = gzip.compress(text[:200000], 9)[:16000]
+    xs = batch_of([gzip.compress(text[:200000], 9)[:16000]], filler)
     ys = [text[60000:60020], text[60000:63000]]
-    got, counts = counted(lambda: zipsift.ncd_matrix([noise], ys, "gzip", 9, threads=1))
-    assert np.array_equal(got, ncd_table([noise], ys, 9))
-    assert counts == {"replayed": 1, "undone": 1, "copied": 0}
+    got, counts = counted(lambda: zipsift.ncd_matrix(xs, ys, "gzip", 9, threads=1))
+    assert np.array_equal(got, ncd_table(xs, ys, 9))
+    assert counts == {"replayed": 2 * BATCH - 1, "undone": 1, "copied": 0}
 
 
-def test_levels_1_to_3_and_zstd_take_their_own_paths(functions):
-    xs, ys = functions[:3], functions[-4:]
+def test_levels_1_to_3_take_the_undo_log(functions):
+    xs, ys = functions[:BATCH], functions[-4:]
     for level in (1, 3):
         got, counts = counted(lambda: zipsift.ncd_matrix(xs, ys, "gzip", level, threads=1))
         assert np.array_equal(got, ncd_table(xs, ys, level))
         assert counts["replayed"] == 0 and counts["undone"] == len(xs) * len(ys)
+
+
+def test_targets_are_indexed_once_for_the_first_batch_large_enough(functions):
+    # Indexing a target costs about what replaying it against a few candidates saves: a TargetSet
+    # indexes on its first batch of BATCH candidates or more and keeps the index for every batch.
+    targets = functions[-10:]
+    target_set = zipsift.TargetSet(targets, threads=1)
+    small, large = functions[:3], functions[3:3 + BATCH]
+    for batch, how in ((small, "undone"), (large, "replayed"), (small, "replayed")):
+        got, counts = counted(lambda: target_set.alignment(batch, threads=1))
+        assert counts[how] == len(batch) * len(targets), (len(batch), counts)
+        assert np.max(np.abs(got - (1 - ncd_table(batch, targets, 9).mean(axis=1)))) <= 1e-12
 
 
 def test_a_target_set_reused_across_batches_and_threads_gives_the_same_scores(functions):

@@ -139,8 +139,9 @@ class TargetSet:
 
     ``TargetSet(targets).alignment(batch)`` equals ``alignment(batch, targets)`` and skips
     re-encoding and re-compressing the targets on every batch. For gzip and zlib at levels 4-9 it
-    also indexes each target's own deflate matches once (about 13 bytes per byte of target, up to
-    256 MB in all), which every pair then reuses: keep one TargetSet for a whole run.
+    also indexes each target's own deflate matches, once, on the first batch of 8 candidates or
+    more (about 13 bytes per byte of target, up to 256 MB in all), which every pair then reuses:
+    keep one TargetSet for a whole run.
     """
 
     def __init__(self, targets: Iterable[Text], codec: str = DEFAULT_CODEC, level: Optional[int] = None, threads: int = 0):
