@@ -2,7 +2,8 @@
  *
  * ZIP-FIT needs C(x ⊕ y) for one candidate x and many targets y. Most pairs are replayed without
  * touching the stream (deflate_suffix.h); this is for the others (levels 1-3, long pairs, a block
- * that fills within the pair) and for targets without an index. The stream is fed x once (with
+ * that fills within the pair) and for targets without an index (batches too small to pay for
+ * indexing them). The stream is fed x once (with
  * Z_NO_FLUSH); for each y, deflate_undo_begin() records what finishing with y may overwrite, the
  * caller runs deflate() with y and Z_FINISH, and deflate_undo_end() puts the state back exactly as
  * it was after x. Nothing is copied in proportion to the whole state (~256 KB at level 9):
