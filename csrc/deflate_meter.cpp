@@ -142,24 +142,33 @@ public:
         // deflate's parse from the target's index (deflate_suffix.h), or finish the candidate's
         // state with the target and put it back (deflate_undo.h).
         start_candidate(x, nx);
-        const bool replay = indexes != nullptr && prepare_replay(x, nx);
+        const bool replay = (fast_levels() || indexes != nullptr) && prepare_replay(x, nx);
         for (std::size_t j = j0; j < j1; ++j) {
-            std::int64_t size = replay ? replayed((*indexes)[j].get()) : -1;
+            std::int64_t size = replay ? replayed(ys.data(j), ys.length(j), indexes ? (*indexes)[j].get() : nullptr) : -1;
             out[j - j0] = size >= 0 ? size : finish_with(ys.data(j), ys.length(j));
         }
     }
+
+    // Levels 1-3 replay a pair without a target index (deflate_suffix.h).
+    bool fast_levels() const { return spec.level <= 3; }
 
     // After start_candidate: lays out x's chains for replayed pairs; false when none can be.
     bool prepare_replay(const std::uint8_t* x, std::size_t nx) {
         return deflate_candidate_prepare(candidate_, &stream_, x, nx) == 1;
     }
 
-    // C(x ⊕ y) replayed from y's index (after prepare_replay), or -1 when the pair needs zlib's
-    // own stream (no index, or the pair is outside what a replay covers).
-    std::int64_t replayed(const TargetIndex* index) {
-        const auto* deflate_index = dynamic_cast<const DeflateTargetIndex*>(index);
-        if (deflate_index == nullptr) return -1;
-        unsigned long raw = deflate_suffix_size(candidate_, deflate_index->target);
+    // C(x ⊕ y) replayed (after prepare_replay) from y's index at levels 4-9, from y itself at
+    // levels 1-3; -1 when the pair needs zlib's own stream (no index, or the pair is outside what a
+    // replay covers).
+    std::int64_t replayed(const std::uint8_t* y, std::size_t ny, const TargetIndex* index) {
+        unsigned long raw;
+        if (deflate_candidate_fast(candidate_)) {
+            raw = deflate_suffix_size_fast(candidate_, y, ny);
+        } else {
+            const auto* deflate_index = dynamic_cast<const DeflateTargetIndex*>(index);
+            if (deflate_index == nullptr) return -1;
+            raw = deflate_suffix_size(candidate_, deflate_index->target);
+        }
         if (raw == 0) return -1;
         pairs_replayed.fetch_add(1, std::memory_order_relaxed);
         return static_cast<std::int64_t>(raw) + wrapper_bytes_;
@@ -358,7 +367,7 @@ DeflateCostSplit deflate_cost_split(const CodecSpec& spec, const Tape& xs, const
         for (std::size_t j = 0; j < ys.size(); ++j) {
             if (replay) {
                 t0 = std::chrono::steady_clock::now();
-                std::int64_t size = meter.replayed(indexes[j].get());
+                std::int64_t size = meter.replayed(ys.data(j), ys.length(j), indexes[j].get());
                 if (size >= 0) {
                     split.replay_seconds += seconds_since(t0);
                     split.replayed += 1;

@@ -40,6 +40,7 @@ struct target_position {
 
 struct deflate_candidate {
     int usable;
+    int fast;                            /* levels 1-3 (deflate_fast), else deflate_slow */
     unsigned nx;                         /* x's length */
     unsigned s0;                         /* where zlib's parse of x stopped (strstart) */
     unsigned match_length, match_start;  /* deflate_slow's state there */
@@ -59,6 +60,14 @@ struct deflate_candidate {
     ush* older; /* while building: the previous position with the same hash */
     unsigned char* win; /* x ⊕ y, then PAD bytes */
     size_t win_cap, hash_cap, pos_cap;
+
+    /* deflate_fast inserts a pair's positions as its parse goes (not those inside a match longer
+     * than max_insert_length): their chains, newest first, are per pair. newest[h] is valid when
+     * stamp[h] is this pair's generation; older_in_pair[r - s0] is the previous one with r's hash. */
+    uint32_t* stamp;
+    ush* newest;
+    ush* older_in_pair;
+    uint32_t generation;
     struct internal_state* scratch; /* for the last block's trees */
 };
 
@@ -94,8 +103,10 @@ static inline unsigned hash3(const unsigned char* p, unsigned shift, unsigned ma
     return (((((unsigned)p[0] << shift) ^ p[1]) << shift) ^ p[2]) & mask;
 }
 
-/* deflate_slow is zlib's matcher for levels 4-9; the default strategy is what CPython uses. */
+/* deflate_slow is zlib's matcher for levels 4-9, deflate_fast for 1-3; the default strategy is
+ * what CPython uses. */
 static int lazy_default(const deflate_state* s) { return s->level >= 4 && s->level <= 9 && s->strategy == Z_DEFAULT_STRATEGY; }
+static int fast_default(const deflate_state* s) { return s->level >= 1 && s->level <= 3 && s->strategy == Z_DEFAULT_STRATEGY; }
 
 void deflate_target_free(deflate_target* t) {
     if (t == NULL) return;
@@ -184,6 +195,9 @@ void deflate_candidate_free(deflate_candidate* c) {
     free(c->top);
     free(c->older);
     free(c->win);
+    free(c->stamp);
+    free(c->newest);
+    free(c->older_in_pair);
     deflate_size_scratch_free(c->scratch);
     free(c);
 }
@@ -208,9 +222,10 @@ int deflate_candidate_prepare(deflate_candidate* c, z_streamp strm, const unsign
         for (r = 1; r + MIN_MATCH <= c->nx; r++) c->top[hash3(c->win + r, c->hash_shift, c->hash_mask)] = 0;
     }
     c->usable = 0;
-    /* zlib's parse of x must be at deflate_slow's loop top with every position below strstart
-     * inserted, and the window must not have slid (positions are then offsets into x). */
-    if (!lazy_default(s) || nx == 0 || nx > MAX_DIST(s) || s->status != BUSY_STATE || s->insert != 0 ||
+    c->fast = fast_default(s);
+    /* zlib's parse of x must be at its loop top with every position below strstart that it
+     * inserts inserted, and the window must not have slid (positions are then offsets into x). */
+    if (!(lazy_default(s) || c->fast) || nx == 0 || nx > MAX_DIST(s) || s->status != BUSY_STATE || s->insert != 0 ||
         (size_t)s->strstart + s->lookahead != nx || nx - s->strstart >= MIN_LOOKAHEAD || s->block_start < 0)
         return 0;
     if (c->scratch == NULL && (c->scratch = deflate_size_scratch_new(Z_DEFAULT_STRATEGY)) == NULL) return 0;
@@ -224,6 +239,13 @@ int deflate_candidate_prepare(deflate_candidate* c, z_streamp strm, const unsign
         !room((void**)&c->chains, &c->pos_cap, 2 * (size_t)MAX_DIST(s) + 2, sizeof(ush)))
         return 0;
     if (c->older == NULL && (c->older = (ush*)malloc(((size_t)MAX_DIST(s) + 1) * sizeof(ush))) == NULL) return 0;
+    if (c->fast && c->stamp == NULL) {
+        c->stamp = (uint32_t*)calloc(hash_size, sizeof(uint32_t));
+        c->newest = (ush*)malloc(hash_size * sizeof(ush));
+        c->older_in_pair = (ush*)malloc(((size_t)MAX_DIST(s) + 1) * sizeof(ush));
+        c->generation = 0;
+        if (c->stamp == NULL || c->newest == NULL || c->older_in_pair == NULL) return 0;
+    }
 
     c->nx = (unsigned)nx;
     c->s0 = s->strstart;
@@ -245,10 +267,21 @@ int deflate_candidate_prepare(deflate_candidate* c, z_streamp strm, const unsign
      * hash, then lay each chain out from its newest position (top[] holds, while linking, the
      * newest position; afterwards LAID and where its chain starts). */
     last = nx >= MIN_MATCH ? (unsigned)nx - MIN_MATCH : 0;
-    for (r = 1; r <= last; r++) {
-        const unsigned h = hash3(c->win + r, c->hash_shift, c->hash_mask);
-        c->older[r] = (ush)c->top[h];
-        c->top[h] = (uint32_t)r;
+    if (c->fast) {
+        /* deflate_fast skipped the positions inside long matches: x's chains are zlib's own, up
+         * to strstart (later positions are the pair's). */
+        if (last >= c->s0) last = c->s0 ? c->s0 - 1 : 0;
+        for (r = 1; r <= last; r++) {
+            const unsigned h = hash3(c->win + r, c->hash_shift, c->hash_mask);
+            if (s->head[h] == r) c->top[h] = (uint32_t)r;
+            c->older[r] = s->prev[r & s->w_mask];
+        }
+    } else {
+        for (r = 1; r <= last; r++) {
+            const unsigned h = hash3(c->win + r, c->hash_shift, c->hash_mask);
+            c->older[r] = (ush)c->top[h];
+            c->top[h] = (uint32_t)r;
+        }
     }
     off = 0;
     for (r = last; r >= 1; r--) {
@@ -320,7 +353,7 @@ unsigned long deflate_suffix_size(deflate_candidate* c, const deflate_target* t)
     unsigned p, match_length, match_start, edge[2], edge_hash[2];
     int match_available;
 
-    if (!c->usable || t == NULL || end > (unsigned)(c->win_cap - PAD) || t->max_chain != c->max_chain ||
+    if (!c->usable || c->fast || t == NULL || end > (unsigned)(c->win_cap - PAD) || t->max_chain != c->max_chain ||
         t->good != c->good || t->nice != c->nice || t->hash_shift != c->hash_shift || t->hash_mask != c->hash_mask)
         return 0;
     /* Every step tallies at most one symbol: the block must not fill before the end. */
@@ -387,6 +420,85 @@ unsigned long deflate_suffix_size(deflate_candidate* c, const deflate_target* t)
         }
     }
     if (match_available) z->dyn_ltree[win[p - 1]].Freq++;
+    return c->out_before + deflate_size_scratch_block(z, c->bi_valid, (unsigned long)(end - c->block_start),
+                                                      c->block_start >= 0);
+}
+
+int deflate_candidate_fast(const deflate_candidate* c) { return c->usable && c->fast; }
+
+/* The chain of p in a deflate_fast pair, newest first: the pair's own insertions, then x's chain.
+ * longest_match from prev_length = MIN_MATCH - 1 (deflate_fast never raises it, so the budget is
+ * always max_chain and TOO_FAR does not apply). Returns the match length (MIN_MATCH - 1 when none
+ * is longer) and sets *start. */
+static unsigned fast_search(const deflate_candidate* c, const unsigned char* win, unsigned p, unsigned h,
+                            unsigned lookahead, unsigned* start) {
+    const unsigned char* scan = win + p;
+    const unsigned nice = c->nice < lookahead ? c->nice : lookahead;
+    const unsigned max = MAX_MATCH < lookahead ? MAX_MATCH : lookahead;
+    unsigned budget = c->max_chain, best = MIN_MATCH - 1;
+    if (c->stamp[h] == c->generation) {
+        unsigned e;
+        for (e = c->newest[h]; e != NONE; e = c->older_in_pair[e - c->s0])
+            if (examine(win, e, scan, &budget, &best, start, nice, max)) return best;
+    }
+    if (c->top[h] != 0) {
+        const ush* chain;
+        for (chain = c->chains + (c->top[h] & ~LAID); *chain != 0; chain++)
+            if (examine(win, *chain, scan, &budget, &best, start, nice, max)) return best;
+    }
+    return best;
+}
+
+/* Inserts position p (hash h) into the pair's chains. Position 0 is zlib's NIL: never a match. */
+static inline void fast_insert(deflate_candidate* c, unsigned p, unsigned h) {
+    if (p == 0) return;
+    c->older_in_pair[p - c->s0] = c->stamp[h] == c->generation ? c->newest[h] : NONE;
+    c->newest[h] = (ush)p;
+    c->stamp[h] = c->generation;
+}
+
+unsigned long deflate_suffix_size_fast(deflate_candidate* c, const unsigned char* y, size_t ny) {
+    deflate_state* z = c->scratch;
+    const unsigned nx = c->nx;
+    unsigned char* win = c->win;
+    unsigned p, end;
+
+    if (!c->usable || !c->fast || ny > (size_t)(c->win_cap - PAD) - nx) return 0;
+    end = nx + (unsigned)ny;
+    if ((unsigned long)c->sym_count + (end - c->s0) + 1 >= c->sym_room) return 0;
+    if (++c->generation == 0) { /* wrapped: no stamp may look current */
+        memset(c->stamp, 0, c->hash_cap * sizeof(uint32_t));
+        c->generation = 1;
+    }
+    if (ny) memcpy(win + nx, y, ny);
+    memset(win + end, 0, PAD);
+    memcpy(z->dyn_ltree, c->ltree, sizeof(c->ltree));
+    memcpy(z->dyn_dtree, c->dtree, sizeof(c->dtree));
+
+    /* deflate_fast's loop from where zlib stopped in x (it never carries a match across calls). */
+    p = c->s0;
+    while (p < end) {
+        const unsigned lookahead = end - p;
+        unsigned length = MIN_MATCH - 1, start = 0;
+        if (lookahead >= MIN_MATCH) {
+            const unsigned h = hash3(win + p, c->hash_shift, c->hash_mask);
+            length = fast_search(c, win, p, h, lookahead, &start); /* an empty chain finds nothing */
+            fast_insert(c, p, h);
+        }
+        if (length >= MIN_MATCH) {
+            z->dyn_ltree[_length_code[length - MIN_MATCH] + LITERALS + 1].Freq++;
+            z->dyn_dtree[d_code(p - start - 1)].Freq++;
+            /* The positions inside the match are inserted only after a short one with 3 bytes left. */
+            if (length <= c->max_lazy && lookahead - length >= MIN_MATCH) {
+                unsigned q;
+                for (q = p + 1; q < p + length; q++) fast_insert(c, q, hash3(win + q, c->hash_shift, c->hash_mask));
+            }
+            p += length;
+        } else {
+            z->dyn_ltree[win[p]].Freq++;
+            p++;
+        }
+    }
     return c->out_before + deflate_size_scratch_block(z, c->bi_valid, (unsigned long)(end - c->block_start),
                                                       c->block_start >= 0);
 }

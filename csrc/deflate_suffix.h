@@ -24,8 +24,8 @@
  * it, and otherwise y's part contributes nothing and x's part continues with what is left of the
  * budget.
  *
- * It covers the common case and says when it does not (deflate_suffix_size returns 0): levels 1-3,
- * a candidate whose window slid, x ⊕ y longer than MAX_DIST (32,506 bytes: chain limits and window
+ * It covers the common case and says when it does not (deflate_suffix_size returns 0): levels 1-3
+ * (see deflate_suffix_size_fast below), a candidate whose window slid, x ⊕ y longer than MAX_DIST (32,506 bytes: chain limits and window
  * slides would apply), a symbol buffer that could fill within the pair (a block would end before
  * the last), or a strategy other than the default. The caller then finishes zlib's own stream.
  */
@@ -64,6 +64,17 @@ int deflate_candidate_prepare(deflate_candidate* candidate, z_streamp strm, cons
 /* The raw deflate size of x ⊕ y (what total_out would be at Z_STREAM_END), or 0 when this pair
  * needs zlib's own stream (see above). */
 unsigned long deflate_suffix_size(deflate_candidate* candidate, const deflate_target* target);
+
+/* Levels 1-3 (deflate_fast): 1 when this candidate's pairs replay without target indexes. zlib's
+ * fast matcher inserts a position only after a short match (max_insert_length), so its chains
+ * depend on the pair's own parse: nothing about the target can be computed apart from the
+ * candidate. The replay then keeps the pair's insertions in a table of its own (stamped per pair,
+ * never cleared) and walks x's chains, which zlib left, laid out contiguously. */
+int deflate_candidate_fast(const deflate_candidate* candidate);
+
+/* The raw deflate size of x ⊕ y for a deflate_candidate_fast candidate, or 0 when this pair needs
+ * zlib's own stream (the same limits as above). */
+unsigned long deflate_suffix_size_fast(deflate_candidate* candidate, const unsigned char* y, size_t ny);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,8 @@
-"""Replaying deflate's parse of a pair from per-target and per-candidate chains (levels 4-9) gives
-exactly CPython's gzip.compress(x + y), including where zlib's search stops on a chain budget, on
-nice_match or on TOO_FAR; and the pairs it cannot replay (window, symbol buffer) fall back.
+"""Replaying deflate's parse of a pair (levels 4-9 from per-target and per-candidate chains, levels
+1-3 from the candidate's chains and the pair's own insertions) gives exactly CPython's
+gzip.compress(x + y), including where zlib's search stops on a chain budget, on nice_match or on
+TOO_FAR, and where deflate_fast skips the positions inside long matches; and the pairs it cannot
+replay (window, symbol buffer) fall back.
 
 fuzz/fuzz_deflate_restore.py is the long property run (its --low-entropy share stresses the chain
 budgets).
@@ -15,9 +17,11 @@ import pytest
 import zipsift
 from zipsift import _core
 
-LAZY_LEVELS = range(4, 10)
+LEVELS = range(1, 10)
+LAZY_LEVELS = range(4, 10)  # deflate_slow; 1-3 are deflate_fast
 MAX_DIST = 32768 - 262  # zlib's farthest match: x ⊕ y up to this length is replayed
-# Targets are indexed for batches of at least this many candidates (fewer take the undo log).
+# Targets are indexed for batches of at least this many candidates (fewer take the undo log at
+# levels 4-9; levels 1-3 need no index).
 BATCH = 8
 
 
@@ -53,7 +57,7 @@ def batch_of(xs: list, filler: list) -> list:
     return xs + filler[:max(0, BATCH - len(xs))]
 
 
-@pytest.mark.parametrize("level", LAZY_LEVELS)
+@pytest.mark.parametrize("level", LEVELS)
 def test_short_records_are_replayed_and_equal_cpython_gzip(functions, level):
     xs, ys = functions[:12], functions[-20:] + [b"", b"x", b"ab", b"abc"]
     got, counts = counted(lambda: zipsift.ncd_matrix(xs, ys, "gzip", level, threads=1))
@@ -61,7 +65,7 @@ def test_short_records_are_replayed_and_equal_cpython_gzip(functions, level):
     assert counts["replayed"] == len(xs) * len(ys) and counts["undone"] == counts["copied"] == 0
 
 
-@pytest.mark.parametrize("level", LAZY_LEVELS)
+@pytest.mark.parametrize("level", LEVELS)
 def test_low_entropy_text_exhausts_the_chain_budgets_exactly(stdlib_files, level):
     # On a 4-letter alphabet every 3-byte string recurs every ~64 bytes: the target's part of a
     # chain alone outlasts max_chain >> 2 (and at levels 4-7 max_chain), so searches stop on the
@@ -75,10 +79,11 @@ def test_low_entropy_text_exhausts_the_chain_budgets_exactly(stdlib_files, level
     assert counts["replayed"] == len(xs) * len(ys)
 
 
-@pytest.mark.parametrize("level", [4, 6, 9])
+@pytest.mark.parametrize("level", [1, 2, 3, 4, 6, 9])
 def test_repeated_lines_and_runs_match_cpython_gzip(functions, level):
     # Matches of MAX_MATCH that end exactly at x's end, runs crossing into y, lazy matches that a
-    # longer one at the next byte replaces.
+    # longer one at the next byte replaces; at levels 1-3, long matches whose positions zlib does
+    # not insert, so later chains skip them.
     line = functions[3][:61]
     run = line * 12
     xs = [run[:n] for n in (61, 258, 259, 500)] + [b" " * 600, functions[9] + run[:130]]
@@ -98,31 +103,35 @@ def test_far_candidates_keep_the_too_far_rule(stdlib_files, level):
     assert counts["replayed"] == len(xs) * len(ys)
 
 
-def test_pairs_past_the_replay_limits_fall_back_and_stay_exact(stdlib_files):
+@pytest.mark.parametrize("level", [1, 9])
+def test_pairs_past_the_replay_limits_fall_back_and_stay_exact(stdlib_files, level):
     text = b"".join(stdlib_files)
     # x ⊕ y of exactly MAX_DIST bytes is replayed; one byte more is not (chain limits and window
     # slides would apply).
     filler = [text[k:k + 300] for k in range(70000, 80000, 1000)]
     xs = batch_of([text[:MAX_DIST - 500]], filler)
     ys = [text[50000:50500], text[50000:50501]]
-    got, counts = counted(lambda: zipsift.ncd_matrix(xs, ys, "gzip", 9, threads=1))
-    assert np.array_equal(got, ncd_table(xs, ys, 9))
+    got, counts = counted(lambda: zipsift.ncd_matrix(xs, ys, "gzip", level, threads=1))
+    assert np.array_equal(got, ncd_table(xs, ys, level))
     assert counts == {"replayed": 2 * BATCH - 1, "undone": 1, "copied": 0}
     # An incompressible candidate fills most of zlib's 16,383-symbol block: a target that could
     # fill the rest ends a block mid-pair and is finished on zlib's stream instead.
     xs = batch_of([gzip.compress(text[:200000], 9)[:16000]], filler)
     ys = [text[60000:60020], text[60000:63000]]
-    got, counts = counted(lambda: zipsift.ncd_matrix(xs, ys, "gzip", 9, threads=1))
-    assert np.array_equal(got, ncd_table(xs, ys, 9))
+    got, counts = counted(lambda: zipsift.ncd_matrix(xs, ys, "gzip", level, threads=1))
+    assert np.array_equal(got, ncd_table(xs, ys, level))
     assert counts == {"replayed": 2 * BATCH - 1, "undone": 1, "copied": 0}
 
 
-def test_levels_1_to_3_take_the_undo_log(functions):
-    xs, ys = functions[:BATCH], functions[-4:]
-    for level in (1, 3):
+@pytest.mark.parametrize("level", [1, 3])
+def test_levels_1_to_3_replay_batches_of_any_size(functions, level):
+    # deflate_fast's chains depend on the pair's own parse: nothing is indexed, so one candidate
+    # is replayed too.
+    for xs in (functions[:1], functions[:BATCH + 3]):
+        ys = functions[-5:] + [b"", b"ab"]
         got, counts = counted(lambda: zipsift.ncd_matrix(xs, ys, "gzip", level, threads=1))
         assert np.array_equal(got, ncd_table(xs, ys, level))
-        assert counts["replayed"] == 0 and counts["undone"] == len(xs) * len(ys)
+        assert counts["replayed"] == len(xs) * len(ys) and counts["undone"] == 0
 
 
 def test_targets_are_indexed_once_for_the_first_batch_large_enough(functions):
