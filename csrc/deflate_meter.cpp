@@ -139,8 +139,8 @@ public:
     void concat_sizes(const std::uint8_t* x, std::size_t nx, const Tape& ys, std::size_t j0, std::size_t j1,
                       std::int64_t* out, const TargetIndexes* indexes) override {
         // The candidate comes first in every pair: compress it once, then replay the rest of
-        // deflate's parse from the target's index (deflate_suffix.h), or finish the candidate's
-        // state with the target and put it back (deflate_undo.h).
+        // deflate's parse (deflate_suffix.h; at levels 4-9 from the target's index), or finish the
+        // candidate's state with the target and put it back (deflate_undo.h).
         start_candidate(x, nx);
         const bool replay = (fast_levels() || indexes != nullptr) && prepare_replay(x, nx);
         for (std::size_t j = j0; j < j1; ++j) {

@@ -1,5 +1,5 @@
-/* deflate_suffix.h: deflate_slow's loop over a pair's last positions, from per-target and
- * per-candidate chains. C, because it reads zlib's private deflate_state (deflate.h). */
+/* deflate_suffix.h: zlib's deflate_slow and deflate_fast loops over a pair's last positions, from
+ * per-target and per-candidate chains. C, because it reads zlib's private deflate_state (deflate.h). */
 #include "deflate_suffix.h"
 
 #include <stdint.h>
