@@ -25,9 +25,18 @@
 #define ZIPSIFT_THREAD_LOCAL __thread
 #endif
 
+/* In the static TLS block ("initial-exec"), as parallel.cpp's stop flag: the default model
+ * allocates a dlopen'ed module's TLS with malloc on a thread's first access, and glibc aborts the
+ * process when that fails (a worker started under memory pressure). */
+#if defined(__GNUC__)
+#define ZIPSIFT_STATIC_TLS __attribute__((tls_model("initial-exec")))
+#else
+#define ZIPSIFT_STATIC_TLS
+#endif
+
 /* One armed stream per thread: each worker owns its streams (parallel.h). */
-static ZIPSIFT_THREAD_LOCAL deflate_state* armed;
-static ZIPSIFT_THREAD_LOCAL ulg armed_size;
+static ZIPSIFT_THREAD_LOCAL deflate_state* armed ZIPSIFT_STATIC_TLS;
+static ZIPSIFT_THREAD_LOCAL ulg armed_size ZIPSIFT_STATIC_TLS;
 
 void ZLIB_INTERNAL _tr_flush_block(deflate_state* s, charf* buf, ulg stored_len, int last);
 
